@@ -1,0 +1,1 @@
+"""datasets: filled by later work."""

@@ -1,0 +1,1 @@
+"""nlpmodels: filled by later work."""

@@ -1,0 +1,1 @@
+"""solvers: filled by later work."""
