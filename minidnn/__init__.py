@@ -1,0 +1,29 @@
+"""minidnn: neural networks on NumPy or CuPy with exact first and second derivatives.
+
+``minidnn.Tensor`` wraps a backend array; the functions of ``minidnn.ops`` build a graph;
+``minidnn.grad`` differentiates it (reverse mode, differentiable again with ``create_graph=True``),
+and ``minidnn.hvp`` / ``minidnn.jvp`` give Hessian-vector and Jacobian-vector products.
+"""
+
+from minidnn import backend, ops
+from minidnn.derivatives import hvp, jvp
+from minidnn.engine import grad
+from minidnn.function import Function
+from minidnn.mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from minidnn.tensor import Tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Function",
+    "Tensor",
+    "backend",
+    "enable_grad",
+    "grad",
+    "hvp",
+    "is_grad_enabled",
+    "jvp",
+    "no_grad",
+    "ops",
+    "set_grad_enabled",
+]

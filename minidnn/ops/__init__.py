@@ -1,0 +1,47 @@
+"""The differentiable primitives, one family per module, and the functions that apply them."""
+
+from minidnn.ops.arithmetic import add, div, mul, neg, pow, sub
+from minidnn.ops.broadcast import broadcast_to, sum_to
+from minidnn.ops.indexing import getitem, take_along_axis
+from minidnn.ops.join import concat, stack
+from minidnn.ops.linalg import matmul
+from minidnn.ops.reduction import mean, sum
+from minidnn.ops.selection import compare, maximum, minimum, where
+from minidnn.ops.shape import expand_dims, reshape, transpose
+from minidnn.ops.softmax import log_softmax, logsumexp, softmax
+from minidnn.ops.unary import abs, exp, log, relu, sigmoid, softplus, tanh
+
+__all__ = [
+    "abs",
+    "add",
+    "broadcast_to",
+    "compare",
+    "concat",
+    "div",
+    "exp",
+    "expand_dims",
+    "getitem",
+    "log",
+    "log_softmax",
+    "logsumexp",
+    "matmul",
+    "maximum",
+    "mean",
+    "minimum",
+    "mul",
+    "neg",
+    "pow",
+    "relu",
+    "reshape",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "stack",
+    "sub",
+    "sum",
+    "sum_to",
+    "take_along_axis",
+    "tanh",
+    "transpose",
+    "where",
+]

@@ -1,0 +1,207 @@
+"""The Tensor: a backend array in a computation graph.
+
+A tensor holds
+
+``data``
+    the array (NumPy, CuPy or array-api-strict);
+``requires_grad``
+    gradients with respect to it are wanted (a leaf set up by the user) or it was computed, in grad
+    mode, from such a tensor;
+``creator``
+    the :class:`~minidnn.function.Function` node that produced it (``None`` for leaves and for
+    results computed without recording);
+``tangent``
+    an array of the same shape carried along by forward-mode differentiation: the directional
+    derivative of this value when the leaves move along their tangents (``None`` means zero).
+
+Operators (``+ - * / ** @``, indexing, comparisons) and a few methods call the differentiable
+functions of :mod:`minidnn.ops`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minidnn import backend as _backend
+
+
+class Tensor:
+    """A backend array in a computation graph (see the module docstring)."""
+
+    __slots__ = ("data", "requires_grad", "creator", "tangent", "name")
+    __array_priority__ = 1000.0  # NumPy arrays defer to the reflected operators below
+
+    def __init__(self, data: Any, requires_grad: bool = False, tangent: Any = None, name: str | None = None):
+        if isinstance(data, Tensor):
+            raise TypeError("Tensor(data): data is already a Tensor; use .detach() for a new leaf")
+        try:
+            owner = _backend.of(data)
+        except TypeError:
+            owner = _backend.get("numpy")
+            data = owner.to_device(data)
+        if requires_grad and not _is_floating(owner, data):
+            raise ValueError(f"requires_grad needs a floating dtype, got {data.dtype}")
+        self.data = data
+        self.requires_grad = bool(requires_grad)
+        self.creator = None
+        self.tangent = _checked_tangent(data, tangent)
+        self.name = name
+
+    # -- construction without checks, for the functions that make results -------------------------
+    @staticmethod
+    def _make(data: Any, creator: Any, tangent: Any) -> Tensor:
+        t = object.__new__(Tensor)
+        t.data = data
+        t.requires_grad = creator is not None
+        t.creator = creator
+        t.tangent = tangent
+        t.name = None
+        return t
+
+    # -- array facts --------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> Any:
+        return self.data.dtype
+
+    @property
+    def backend(self) -> _backend.Backend:
+        return _backend.of(self.data)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.creator is None
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        extra += f", creator={type(self.creator).__name__}" if self.creator is not None else ""
+        extra += ", tangent=..." if self.tangent is not None else ""
+        return f"Tensor(shape={self.shape}, dtype={self.dtype}, backend={self.backend.name}{extra})"
+
+    def __bool__(self) -> bool:
+        raise TypeError("the truth value of a Tensor is ambiguous; compare t.item() instead")
+
+    def detach(self) -> Tensor:
+        """The same data as a new tensor outside any graph, without tangent."""
+        return Tensor._make(self.data, None, None)
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python float (an explicit host transfer)."""
+        return self.backend.to_float(self.data)
+
+    __float__ = item
+
+    def to_host(self) -> Any:
+        """A NumPy copy of the data (an explicit host transfer)."""
+        return self.backend.to_host(self.data)
+
+    # -- operators ------------------------------------------------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return _ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ops.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ops.div(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ops.neg(self)
+
+    def __pow__(self, exponent: float) -> Tensor:
+        return _ops.pow(self, exponent)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(other, self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _ops.getitem(self, index)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _ops.compare("less", self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _ops.compare("less_equal", self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _ops.compare("greater", self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _ops.compare("greater_equal", self, other)
+
+    # -- methods --------------------------------------------------------------------------------------
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return _ops.reshape(
+            self, shape[0] if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
+        )
+
+    def transpose(self, *axes: int) -> Tensor:
+        return _ops.transpose(
+            self, axes[0] if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes or None
+        )
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 (the array convention)
+        return _ops.transpose(self)
+
+
+def _is_floating(owner: _backend.Backend, data: Any) -> bool:
+    return owner.xp.isdtype(data.dtype, "real floating")
+
+
+def _checked_tangent(data: Any, tangent: Any) -> Any:
+    if tangent is None:
+        return None
+    if isinstance(tangent, Tensor):
+        tangent = tangent.data
+    if type(tangent) is not type(data) and _backend.of(tangent) is not _backend.of(data):
+        raise ValueError(
+            f"tangent lives on backend {_backend.of(tangent).name}, data on {_backend.of(data).name}"
+        )
+    if tuple(tangent.shape) != tuple(data.shape) or tangent.dtype != data.dtype:
+        raise ValueError(
+            f"tangent must match the data: got shape {tuple(tangent.shape)} {tangent.dtype}, "
+            f"data has shape {tuple(data.shape)} {data.dtype}"
+        )
+    return tangent
+
+
+from minidnn import ops as _ops  # noqa: E402  (the operators above call into it at run time)
