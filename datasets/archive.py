@@ -9,6 +9,7 @@ entire archive has been read and checked; a refused or broken archive leaves not
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import tarfile
@@ -43,23 +44,41 @@ def extract_members(archive: Path, members: Mapping[str, Path]) -> None:
 
 
 def _stream_members(archive: Path, members: Mapping[str, Path], written: dict[str, Path]) -> None:
-    """Read the archive once, checking every member and copying the expected ones aside."""
+    """Read the archive once, checking every member and copying the expected ones aside.
+
+    A gzip-compressed archive is read through to its end, so a truncated or damaged gzip stream
+    is caught (length and CRC trailer) even past the tar end-of-archive marker.
+    """
     try:
-        with tarfile.open(archive, mode="r|*") as tar:
-            for member in tar:
-                name = _checked_name(archive, member)
-                if name not in members:
-                    continue
-                if name in written:
-                    raise DatasetError(f"{archive}: refusing the archive: member {name} repeats")
-                if not member.isreg():
-                    raise DatasetError(
-                        f"{archive}: refusing the archive: member {name} is not a regular file"
-                    )
-                source = tar.extractfile(member)
-                written[name] = _copy_to_temporary(source, Path(members[name]))
+        with open(archive, "rb") as raw:
+            compressed = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            source = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+            with tarfile.open(fileobj=source, mode="r|") as tar:
+                for member in tar:
+                    _take_member(archive, tar, member, members, written)
+            while source.read(1 << 20):
+                pass
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise DatasetError(f"{archive}: corrupt, truncated or unreadable archive ({exc})") from exc
+
+
+def _take_member(
+    archive: Path,
+    tar: tarfile.TarFile,
+    member: tarfile.TarInfo,
+    members: Mapping[str, Path],
+    written: dict[str, Path],
+) -> None:
+    """Check one member; copy it to a temporary file beside its target if it is expected."""
+    name = _checked_name(archive, member)
+    if name not in members:
+        return
+    if not member.isreg():
+        raise DatasetError(f"{archive}: refusing the archive: member {name} is not a regular file")
+    if name in written:
+        raise DatasetError(f"{archive}: refusing the archive: member {name} repeats")
+    written[name] = _copy_to_temporary(tar.extractfile(member), Path(members[name]))
 
 
 def _checked_name(archive: Path, member: tarfile.TarInfo) -> str:

@@ -34,13 +34,13 @@ def load_digits(split: str) -> Dataset:
     """The shipped digits, ``split`` "train" (1,442 samples) or "test" (355 samples)."""
     table = _read_table()
     pixels, labels = table[:, :-1], table[:, -1]
-    mask = test_mask(labels)
+    mask = is_test_sample(labels)
     keep = mask if split == "test" else ~mask
     x = scale_pixels(pixels[keep].reshape(-1, 1, 8, 8), _MAX_PIXEL)
     return Dataset(x, labels[keep].astype(np.int64), CLASSES, "digits", split)
 
 
-def test_mask(labels: np.ndarray) -> np.ndarray:
+def is_test_sample(labels: np.ndarray) -> np.ndarray:
     """True for the test samples: every TEST_EVERY-th occurrence of each label, in order."""
     mask = np.zeros(len(labels), dtype=bool)
     for label in np.unique(labels):

@@ -76,8 +76,8 @@ def _fetch(
     _log.info("downloading %s to %s", url, target)
     digest = hashlib.sha256()
     received = 0
-    request = urllib.request.Request(url, headers={"User-Agent": "minidnn-datasets"})
     try:
+        request = urllib.request.Request(url, headers={"User-Agent": "minidnn-datasets"})
         with urllib.request.urlopen(request, timeout=timeout) as response:
             announced = response.headers.get("Content-Length")
             for chunk in iter(lambda: response.read(_CHUNK), b""):

@@ -126,7 +126,8 @@ def _locate(name: str, remote: RemoteFile, root: Path, download: bool, mirror: s
     target = root / name / remote.name
     url = mirror_url(name, mirror) + remote.name
     if not download:
-        raise DatasetError(_missing(target, url, remote))
+        alternative = f"the decompressed {plain} is accepted too"
+        raise DatasetError(_missing(target, url, remote, alternative))
     return fetch(url, target, remote.sha256, remote.size)
 
 
@@ -168,15 +169,16 @@ def _cifar_tarball(spec: CifarSpec, root: Path, download: bool, mirror: str | No
             return candidate
     url = mirror_url(spec.name, mirror) + remote.name
     if not download:
-        raise DatasetError(_missing(target, url, remote))
+        alternative = f"or place its extracted batch files in {root / spec.name / spec.folder}"
+        raise DatasetError(_missing(target, url, remote, alternative))
     return fetch(url, target, remote.sha256, remote.size)
 
 
-def _missing(target: Path, url: str, remote: RemoteFile) -> str:
+def _missing(target: Path, url: str, remote: RemoteFile, alternative: str) -> str:
     """The message for a file that is absent while downloads are off."""
     return (
         f"{remote.name} is in neither {target.parent} nor {target.parent.parent}, and "
         f"download=False. Place it by hand: fetch {url} (or the same file from any mirror; "
-        f"{remote.size} bytes, SHA-256 {remote.sha256}) and save it as {target}; or call load "
-        "with download=True."
+        f"{remote.size} bytes, SHA-256 {remote.sha256}) and save it as {target} "
+        f"({alternative}); or call load with download=True."
     )
