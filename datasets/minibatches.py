@@ -98,6 +98,7 @@ class Minibatches:
                 indices = np.random.default_rng(sequence).permutation(n)
             else:
                 indices = np.arange(n)
+            indices.flags.writeable = False
             self._cached_order = (epoch, indices)
         return self._cached_order[1]
 
