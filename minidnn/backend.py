@@ -272,7 +272,7 @@ class StrictBackend(Backend):
         return {"device": self.device}
 
     def _from_host(self, host: numpy.ndarray) -> Any:
-        return self.xp.asarray(self.xp.asarray(host), device=self.device)
+        return self.xp.asarray(self.xp.asarray(host, copy=True), device=self.device)
 
     def _to_host(self, a: Any) -> numpy.ndarray:
         return numpy.asarray(self.xp.asarray(a, device=self._cpu), copy=True)
