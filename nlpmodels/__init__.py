@@ -4,8 +4,14 @@ The NLPModel contract (obj, grad, objgrad, hprod, hess_op, meta, counters), the 
 quasi-Newton models, classic test problems and a SciPy adapter.
 """
 
+from nlpmodels import problems
+from nlpmodels.lbfgs import LBFGSModel
+from nlpmodels.lsr1 import LSR1Model
 from nlpmodels.meta import Counters, NLPModelMeta
 from nlpmodels.model import NLPModel
 from nlpmodels.operator import DeviceLinearOperator
+from nlpmodels.quasi_newton import QuasiNewtonModel
+from nlpmodels.scipy_adapter import to_scipy
 
 __all__ = ["Counters", "DeviceLinearOperator", "NLPModel", "NLPModelMeta"]
+__all__ += ["LBFGSModel", "LSR1Model", "QuasiNewtonModel", "problems", "to_scipy"]

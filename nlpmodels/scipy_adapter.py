@@ -1,0 +1,55 @@
+"""An NLPModel as keyword arguments of ``scipy.optimize.minimize``.
+
+``scipy.optimize.minimize(method="L-BFGS-B", **to_scipy(nlp))`` or ``method="trust-ncg"`` minimizes
+any model. SciPy works on NumPy float64 vectors; each call converts its argument to the model's
+backend and dtype (``backend.to_device``) and its result back (``backend.to_host``), the only host
+crossings. The model's checks and counters apply as to any caller.
+
+SciPy warns that methods such as L-BFGS-B do not use ``hessp``; the warning is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy
+
+from nlpmodels.model import NLPModel
+
+
+def to_scipy(nlp: NLPModel, *, combined: bool = False) -> dict[str, Any]:
+    """``fun``, ``jac``, ``hessp`` (when ``nlp.has_hprod``) and ``x0`` for ``scipy.optimize.minimize``.
+
+    With ``combined=True``, ``fun`` returns (f, gradient) from one ``objgrad`` call and ``jac`` is
+    True, SciPy's convention for that form: one pass instead of two where the model shares work.
+    """
+    backend, dtype = nlp.meta.backend, nlp.meta.dtype
+
+    def to_model(a: Any) -> Any:
+        return backend.to_device(numpy.asarray(a, dtype=numpy.float64), dtype=dtype)
+
+    def to_scipy_vector(a: Any) -> numpy.ndarray:
+        return numpy.array(backend.to_host(a), dtype=numpy.float64, copy=True)
+
+    def fun(x: numpy.ndarray) -> float:
+        return nlp.obj(to_model(x))
+
+    def jac(x: numpy.ndarray) -> numpy.ndarray:
+        return to_scipy_vector(nlp.grad(to_model(x)))
+
+    def fun_and_jac(x: numpy.ndarray) -> tuple[float, numpy.ndarray]:
+        f, g = nlp.objgrad(to_model(x))
+        return f, to_scipy_vector(g)
+
+    def hessp(x: numpy.ndarray, p: numpy.ndarray) -> numpy.ndarray:
+        return to_scipy_vector(nlp.hprod(to_model(x), to_model(p)))
+
+    problem: dict[str, Any] = {"x0": to_scipy_vector(nlp.meta.x0)}
+    objective: dict[str, Callable[..., Any] | bool] = (
+        {"fun": fun_and_jac, "jac": True} if combined else {"fun": fun, "jac": jac}
+    )
+    problem.update(objective)
+    if nlp.has_hprod:
+        problem["hessp"] = hessp
+    return problem
