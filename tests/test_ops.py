@@ -167,6 +167,37 @@ def join_case(d, new_axis=False):
     return tuple(parts), {"axis": axis}
 
 
+@st.composite
+def window_geometry(d, pool=False):
+    """(N, C, H, W), kernel, stride, padding with OH, OW >= 1 (padding <= kernel // 2 for pooling)."""
+    kh, kw = d(st.integers(1, 3)), d(st.integers(1, 3))
+    ph = d(st.integers(0, kh // 2 if pool else 2))
+    pw = d(st.integers(0, kw // 2 if pool else 2))
+    h, w = d(st.integers(max(1, kh - 2 * ph), 7)), d(st.integers(max(1, kw - 2 * pw), 7))
+    shape = (d(st.integers(1, 2)), d(st.integers(1, 3)), h, w)
+    return shape, (kh, kw), (d(st.integers(1, 3)), d(st.integers(1, 3))), (ph, pw)
+
+
+@st.composite
+def conv_case(d):
+    shape, kernel, stride, padding = d(window_geometry())
+    w = d(arrays((d(st.integers(1, 3)), shape[1], *kernel)))
+    b = (d(arrays((w.shape[0],))),) if d(st.booleans()) else ()
+    return (d(arrays(shape)), w, *b), {"stride": stride, "padding": padding}
+
+
+@st.composite
+def pool_case(d, distinct=False):
+    shape, kernel, stride, padding = d(window_geometry(pool=True))
+    if distinct:
+        size = int(np.prod(shape))
+        ranks = np.array(d(st.permutations(range(size))), dtype=np.float64).reshape(shape)
+        x = (ranks - size / 2) * (4.0 / size)
+    else:
+        x = d(arrays(shape))
+    return (x,), {"kernel": kernel, "stride": stride, "padding": padding}
+
+
 NO_SCATTER = "integer-array scatter-add: the Array API standard has none, so the strict stand-in refuses it"
 
 CASES = [
@@ -213,6 +244,9 @@ CASES = [
     Case("softmax", with_one_axis(), lambda x, axis: ops.softmax(x, axis=axis)),
     Case("concat", join_case(), lambda *xs, axis: ops.concat(xs, axis=axis)),
     Case("stack", join_case(new_axis=True), lambda *xs, axis: ops.stack(xs, axis=axis)),
+    Case("conv2d", conv_case(), lambda x, w, b=None, **geometry: ops.conv2d(x, w, b, **geometry)),
+    Case("max_pool2d", pool_case(distinct=True), lambda x, **geometry: ops.max_pool2d(x, **geometry)),
+    Case("avg_pool2d", pool_case(), lambda x, **geometry: ops.avg_pool2d(x, **geometry)),
     Case("reuse", unary(), lambda x: x * x + ops.exp(x) * x),
 ]
 
