@@ -21,15 +21,21 @@ from minidnn.tensor import Tensor
 
 
 class Softmax(Function):
-    """y = softmax(x) along ``axis``; dx = y * (gy - sum(gy * y))."""
+    """y = softmax(x) along ``axis``; dx = y * (gy - sum(gy * y)).
+
+    ``value``: softmax(x) when the caller computed it already from the same x (no second pass).
+    """
 
     save_output = True
 
-    def __init__(self, axis: int):
+    def __init__(self, axis: int, value: Any = None):
         self.axis = axis
+        self.value = value
 
     def forward(self, x: Any) -> Any:
-        e, s, _ = _shifted_exp(x, self.axis)
+        if self.value is not None:
+            return self.value
+        e, s, _ = shifted_exp(x, self.axis)
         return e / s
 
     def backward(self, gy: Tensor) -> tuple[Tensor]:
@@ -52,7 +58,7 @@ class LogSumExp(Function):
 
     def forward(self, x: Any) -> Any:
         xp = namespace(x)
-        e, s, shift = _shifted_exp(x, self.axis)
+        e, s, shift = shifted_exp(x, self.axis)
         self.p = e / s
         y = xp.log(s) + shift
         return y if self.keepdims else xp.squeeze(y, axis=self.axis)
@@ -67,8 +73,11 @@ class LogSumExp(Function):
         return namespace(dx).sum(self.p * dx, axis=self.axis, keepdims=self.keepdims)
 
 
-def _shifted_exp(x: Any, axis: int) -> tuple[Any, Any, Any]:
-    """exp(x - m), its sum along ``axis`` and m (kept axes), m the maximum (0 where not finite)."""
+def shifted_exp(x: Any, axis: int) -> tuple[Any, Any, Any]:
+    """exp(x - m), its sum along ``axis`` and m (kept axes), m the maximum (0 where not finite).
+
+    On arrays; shared by the softmax family and the fused cross-entropy.
+    """
     xp = namespace(x)
     m = xp.max(x, axis=axis, keepdims=True)
     shift = xp.where(xp.isfinite(m), m, 0)

@@ -11,7 +11,7 @@ from typing import Any
 
 from minidnn.backend import namespace
 from minidnn.function import Function
-from minidnn.ops.arithmetic import AddConst, Neg
+from minidnn.ops.arithmetic import AddConst, Mul, Neg
 from minidnn.ops.operands import tensor_arg
 from minidnn.tensor import Tensor
 
@@ -105,7 +105,7 @@ class ReLU(Function):
         return xp.maximum(x, 0)
 
     def backward(self, gy: Tensor) -> tuple[Tensor]:
-        return (gy * Tensor._make(self.step, None, None),)
+        return (Mul()(gy, Tensor._make(self.step, None, None)),)
 
     def jvp(self, dx: Any) -> Any:
         return dx * self.step
