@@ -5,7 +5,7 @@
 and ``minidnn.hvp`` / ``minidnn.jvp`` give Hessian-vector and Jacobian-vector products.
 """
 
-from minidnn import backend, ops
+from minidnn import backend, gradcheck, init, layers, losses, models, ops
 from minidnn.derivatives import hvp, jvp
 from minidnn.engine import grad
 from minidnn.function import Function
@@ -18,6 +18,11 @@ __all__ = [
     "Function",
     "Tensor",
     "backend",
+    "gradcheck",
+    "init",
+    "layers",
+    "losses",
+    "models",
     "enable_grad",
     "grad",
     "hvp",

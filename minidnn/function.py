@@ -24,7 +24,6 @@ from __future__ import annotations
 from typing import Any
 
 from minidnn import mode as _mode
-from minidnn.tensor import Tensor
 
 
 class Function:
@@ -83,3 +82,6 @@ class Function:
             self.saved = tuple(inputs[i] for i in self.save_inputs)
         if self.save_output:
             self.y_tangent = tangent
+
+
+from minidnn.tensor import Tensor  # noqa: E402  (after Function: the tensor's operators import the ops)

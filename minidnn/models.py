@@ -58,6 +58,7 @@ def mlp(sizes: Sequence[int], activation: str = "relu", seed: int = 0) -> Sequen
     sizes = list(sizes)
     if len(sizes) < 2:
         raise ValueError(f"mlp: sizes needs an input and an output size, got {sizes}")
+    _activation(activation)
     layers: list[Layer] = [Flatten()]
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(Dense(fan_in, fan_out))

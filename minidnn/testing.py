@@ -16,6 +16,9 @@ import numpy
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from minidnn.function import Function
+from minidnn.tensor import Tensor
+
 
 def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4) -> st.SearchStrategy:
     """Array shapes with ``min_dims..max_dims`` axes of ``min_side..max_side`` elements."""
@@ -58,3 +61,23 @@ def separated_pair(
     gap = draw(arrays(shape, margin, 1.0))
     sign = numpy.where(draw(hnp.arrays(numpy.bool_, tuple(shape))), 1.0, -1.0)
     return a, a + sign * gap
+
+
+def graph_tensors(*outputs: Tensor) -> list[Tensor]:
+    """Every tensor a graph keeps for its backward pass (saved inputs and outputs), from ``outputs``.
+
+    For checks on what the graph holds, e.g. that a float32 graph holds no float64 array.
+    """
+    seen: set[int] = set()
+    stack = [out.creator for out in outputs]
+    found: list[Tensor] = []
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        found.extend(node.saved)
+        if node.y is not None:
+            found.append(node.output())
+        stack.extend(p for p in node.parents if isinstance(p, Function))
+    return found

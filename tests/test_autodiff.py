@@ -10,6 +10,7 @@ import pytest
 import minidnn as md
 from minidnn import Function, Tensor, backend, ops
 from minidnn.derivatives import MODES
+from minidnn.testing import graph_tensors
 
 
 def leaf(values, dtype=np.float64, be="numpy"):
@@ -209,23 +210,9 @@ def test_float32_graphs_hold_no_float64_anywhere():
         z = ops.matmul(x, ps[0], transb=True) + ps[1]
         loss = ops.mean(ops.logsumexp(ops.sigmoid(z) * 3.0 - 1.0 / (1.0 + ops.softplus(z)), axis=1))
         grads = md.grad(loss, ps, create_graph=True)
-        for t in [loss, *grads, *_graph_tensors(loss), *_graph_tensors(grads[0])]:
+        for t in [loss, *grads, *graph_tensors(loss, grads[0])]:
             assert t.dtype == np.float32, t
             assert t.tangent is None or t.tangent.dtype == np.float32
-
-
-def _graph_tensors(out):
-    seen, stack, found = set(), [out.creator], []
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        found.extend(node.saved)
-        if node.y is not None:
-            found.append(node.output())
-        stack.extend(p for p in node.parents if isinstance(p, Function))
-    return found
 
 
 def test_the_strict_device_runs_a_whole_hvp_without_host_transfers():

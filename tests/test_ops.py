@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minidnn import backend, ops
+from minidnn import backend, losses, ops
 from minidnn.gradcheck import check_grad, check_hvp
 from minidnn.testing import arrays, broadcastable_shapes, separated_pair, shapes
 
@@ -198,6 +198,19 @@ def pool_case(d, distinct=False):
     return (x,), {"kernel": kernel, "stride": stride, "padding": padding}
 
 
+@st.composite
+def linear_case(d):
+    n, fan_in, fan_out = (d(st.integers(1, 4)) for _ in range(3))
+    return (d(arrays((n, fan_in))), d(arrays((fan_out, fan_in))), d(arrays((fan_out,)))), {}
+
+
+@st.composite
+def cross_entropy_case(d):
+    n, c = d(st.integers(1, 5)), d(st.integers(1, 5))
+    labels = np.array(d(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)), dtype=np.int64)
+    return (d(arrays((n, c), -4.0, 4.0)),), {"labels": labels}
+
+
 NO_SCATTER = "integer-array scatter-add: the Array API standard has none, so the strict stand-in refuses it"
 
 CASES = [
@@ -247,6 +260,13 @@ CASES = [
     Case("conv2d", conv_case(), lambda x, w, b=None, **geometry: ops.conv2d(x, w, b, **geometry)),
     Case("max_pool2d", pool_case(distinct=True), lambda x, **geometry: ops.max_pool2d(x, **geometry)),
     Case("avg_pool2d", pool_case(), lambda x, **geometry: ops.avg_pool2d(x, **geometry)),
+    Case("elu", unary(kinks=(0.0,)), lambda x: ops.elu(x, 0.7)),
+    Case("linear", linear_case(), ops.linear),
+    Case(
+        "softmax_cross_entropy",
+        cross_entropy_case(),
+        lambda z, labels: losses.softmax_cross_entropy(z, labels),
+    ),
     Case("reuse", unary(), lambda x: x * x + ops.exp(x) * x),
 ]
 

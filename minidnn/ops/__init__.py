@@ -3,9 +3,11 @@
 from minidnn.ops.arithmetic import add, div, mul, neg, pow, sub
 from minidnn.ops.broadcast import broadcast_to, sum_to
 from minidnn.ops.conv import conv2d
+from minidnn.ops.elu import elu
 from minidnn.ops.indexing import getitem, take_along_axis
 from minidnn.ops.join import concat, stack
 from minidnn.ops.linalg import matmul
+from minidnn.ops.linear import linear
 from minidnn.ops.pooling import avg_pool2d, max_pool2d
 from minidnn.ops.reduction import mean, sum
 from minidnn.ops.selection import compare, maximum, minimum, where
@@ -22,9 +24,11 @@ __all__ = [
     "concat",
     "conv2d",
     "div",
+    "elu",
     "exp",
     "expand_dims",
     "getitem",
+    "linear",
     "log",
     "log_softmax",
     "logsumexp",
