@@ -43,16 +43,20 @@ class QuasiNewtonModel(NLPModel):
 
     # -- pass-through to the wrapped model ------------------------------------------------------
     def obj(self, x: Any) -> float:
+        """The wrapped model's f(x)."""
         return self.nlp.obj(x)
 
     def grad(self, x: Any, out: Any = None) -> Any:
+        """The wrapped model's gradient."""
         return self.nlp.grad(x, out)
 
     def objgrad(self, x: Any, out: Any = None) -> tuple[float, Any]:
+        """The wrapped model's (f(x), gradient)."""
         return self.nlp.objgrad(x, out)
 
     @property
     def batch_version(self) -> int:  # type: ignore[override]
+        """The wrapped model's batch version: pairs from different versions mix different data."""
         return self.nlp.batch_version
 
     def __getattr__(self, name: str) -> Any:

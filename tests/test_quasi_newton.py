@@ -227,6 +227,7 @@ def test_pass_through_and_delegation(cls):
     assert nlp.counters.as_dict() == {"neval_obj": 3, "neval_grad": 2, "neval_hprod": 1}
     qn.reset_counters()
     assert nlp.counters.as_dict() == {"neval_obj": 0, "neval_grad": 0, "neval_hprod": 0}
+    nlp._private = 1
     assert not hasattr(qn, "no_such_attribute") and not hasattr(qn, "_private")
     assert "mem=5" in repr(qn)
 

@@ -1,4 +1,4 @@
-"""Powell's singular function (MGH problem 13) and its extended form (MGH problem 22).
+"""Powell's singular function (MGH problem 13) and its extended form (MGH problem 22, CUTEst POWELLSG).
 
 Moré, Garbow & Hillstrom 1981, "Testing Unconstrained Optimization Software", ACM TOMS 7(1). On each
 block (a, b, c, d) of four consecutive variables,

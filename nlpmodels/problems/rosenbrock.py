@@ -39,7 +39,7 @@ def _term_hprods(a: Any, b: Any, va: Any, vb: Any) -> tuple[Any, Any]:
 class ChainedRosenbrock(ClassicProblem):
     """f(x) = sum_{i=1}^{n-1} 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2, n >= 2.
 
-    Minimizer x* = (1, ..., 1), f* = 0. For n = 2 this is MGH problem 1; for n >= 4 the function also
+    Minimizer x* = (1, ..., 1), f* = 0. For n = 2 this is MGH problem 1 (CUTEst ROSENBR); for n >= 4 it also
     has a local minimizer near (-1, 1, ..., 1).
     """
 
