@@ -1,0 +1,186 @@
+"""trunk: a trust-region Newton-CG method (JSOSolvers.jl's ``trunk``; Conn, Gould and Toint,
+Trust-Region Methods, SIAM 2000, chapter 6, with the backtracking of section 10.3.2).
+
+Each iteration:
+
+1. s ≈ argmin gᵀs + ½ sᵀHs over ‖s‖ ≤ Δ by Steihaug-Toint truncated CG (:mod:`solvers.steihaug`)
+   to the relative tolerance η_k = max(rtol, min(0.1, sqrt(‖g‖), 0.9 η_{k-1})), η_{-1} = 1 (a
+   forcing sequence that gives superlinear convergence), with at most max(2n, 50) inner iterations.
+2. ρ = ared / pred (:mod:`solvers.trust_region`). When ρ < 1e-4 and s is a descent direction,
+   backtrack along s: α ← α / 1.2 until f(x + αs) ≤ f(x) + eps^(1/4) α gᵀs (at most 10 times), then
+   recompute ρ with the model scaled to αs.
+3. Accept when ρ ≥ 1e-4; update Δ by the rules of :class:`~solvers.trust_region.TrustRegion`.
+
+All constants are JSOSolvers.jl trunk's. H is ``nlp.hprod``: the exact Hessian for a model that has
+one (a network), or a quasi-Newton operator for an ``LBFGSModel``/``LSR1Model``, updated with
+(s, ∇f(x + s) - ∇f(x)) after each accepted step, both gradients from the same minibatch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy
+
+from nlpmodels import LSR1Model, QuasiNewtonModel
+from solvers import checks
+from solvers.batches import Batches
+from solvers.driver import run
+from solvers.solver import Solver
+from solvers.stats import ExecutionStats
+from solvers.steihaug import CGResult, truncated_cg
+from solvers.stopping import Budget
+from solvers.trust_region import Reductions, TrustRegion, initial_radius, reductions
+
+
+@dataclass
+class _Step:
+    """A step s with ‖s‖, the slope gᵀs and the model change m(s) - m(0) = gᵀs + ½ sᵀHs."""
+
+    s: Any
+    norm: float
+    slope: float
+    model_change: float
+
+    def scaled(self, alpha: float) -> _Step:
+        curvature = 2.0 * (self.model_change - self.slope)  # sᵀHs
+        slope = alpha * self.slope
+        return _Step(alpha * self.s, alpha * self.norm, slope, slope + 0.5 * alpha * alpha * curvature)
+
+
+class _Trial:
+    """The point x + s with f there, and ∇f there once computed."""
+
+    def __init__(self, nlp: Any, x: Any, step: _Step, f: float, g: Any = None):
+        self.nlp, self.step, self.point, self.f, self._g = nlp, step, x + step.s, f, g
+
+    def gradient(self) -> Any:
+        if self._g is None:
+            self._g = self.nlp.grad(self.point)
+        return self._g
+
+
+class Trunk(Solver):
+    name = "trunk"
+    step_label = "radius"
+    extra_columns = (("inner", 6, "d"), ("bk", 3, "d"), ("cg_exit", 24, ""))
+
+    def __init__(
+        self, nlp: Any, x: Any, batches: Batches, budget: Budget, *, cg_max_iter: int | None, bk_max: int
+    ):
+        super().__init__(nlp, x, batches, budget)
+        if not getattr(nlp, "has_hprod", True):
+            raise ValueError(
+                f"{self.name}: {nlp.meta.name} has no Hessian-vector product; wrap it in "
+                "nlpmodels.LSR1Model(nlp) or nlpmodels.LBFGSModel(nlp), or call solvers.lsr1(nlp)"
+            )
+        default_cap = max(2 * nlp.meta.nvar, 50)  # JSOSolvers.jl trunk: CG itmax = max(2n, 50)
+        cap = default_cap if cg_max_iter is None else cg_max_iter
+        self.cg_max_iter = checks.positive_int(self.name, "cg_max_iter", cap)
+        self.bk_max = checks.nonnegative_int(self.name, "bk_max", bk_max)
+        self.armijo = float(numpy.finfo(nlp.meta.dtype).eps) ** 0.25  # JSOSolvers.jl trunk: β = eps^(1/4)
+        self.cg_tol = 1.0  # JSOSolvers.jl trunk: cgtol starts at 1
+        self.quasi_newton = isinstance(nlp, QuasiNewtonModel)
+        # Nocedal & Wright, Algorithm 6.2: SR1 learns from every trial step, accepted or not
+        self.learns_from_every_trial = isinstance(nlp, LSR1Model)
+        self.region: TrustRegion | None = None
+
+    def start(self) -> None:
+        super().start()
+        self.region = TrustRegion(initial_radius(self.grad_norm), self.nlp.meta.dtype)
+        self.step = self.region.radius
+
+    def iterate(self) -> str | None:
+        region, x, version = self.region, self.x, self.batch_version
+        cg = self.inner_solve()
+        step = _Step(cg.step, self.norm(cg.step), self.dot(self.g, cg.step), cg.model_decrease)
+        trial = _Trial(self.nlp, x, step, *self.nlp.objgrad(x + step.s))
+        if self.learns_from_every_trial and self.same_batch(version):
+            self.nlp.update(step.s, trial.gradient() - self.g)
+        red = self.reductions(trial)
+        backtracks = 0
+        if red.pred < 0 and not region.acceptable(red.ratio):
+            if step.slope >= 0:
+                return "not_desc"
+            trial, backtracks = self.backtrack(trial)
+            red = self.reductions(trial)
+        if red.pred >= 0:
+            return "neg_pred"
+        self.ratio = red.ratio
+        self.extra = {"inner": cg.iterations, "bk": backtracks, "cg_exit": cg.exit}
+        if region.acceptable(red.ratio):
+            self.accept(trial, version)
+        elif self.rounds_to_same(x, trial.point):
+            return self.restart()
+        region.update(red.ratio, trial.step.norm)
+        self.step = region.radius
+        return None
+
+    def inner_solve(self) -> CGResult:
+        """Steihaug-Toint CG with JSOSolvers.jl trunk's forcing sequence as relative tolerance."""
+        self.cg_tol = max(self.budget.rtol, min(0.1, math.sqrt(self.grad_norm), 0.9 * self.cg_tol))
+        x = self.x
+        return truncated_cg(
+            self.backend,
+            lambda v: self.nlp.hprod(x, v),
+            self.g,
+            self.grad_norm,
+            self.region.radius,
+            atol=self.budget.atol,
+            rtol=self.cg_tol,
+            max_iter=self.cg_max_iter,
+        )
+
+    def reductions(self, trial: _Trial) -> Reductions:
+        step = trial.step
+        return reductions(
+            self.f,
+            trial.f,
+            step.model_change,
+            step.slope,
+            lambda: self.dot(trial.gradient(), step.s),
+            self.region.eps,
+        )
+
+    def backtrack(self, trial: _Trial) -> tuple[_Trial, int]:
+        """Along s: α = 1.2^-k for the first k ≤ bk_max with f(x + αs) ≤ f(x) + β α gᵀs (Armijo)."""
+        full, alpha, k, f_trial = trial.step, 1.0, 0, trial.f
+        while k < self.bk_max and not f_trial <= self.f + self.armijo * alpha * full.slope:
+            k += 1
+            alpha /= 1.2  # JSOSolvers.jl trunk: α /= 1.2
+            f_trial = self.nlp.obj(self.x + alpha * full.s)
+        if k == 0:
+            return trial, 0
+        return _Trial(self.nlp, self.x, full.scaled(alpha), f_trial), k
+
+    def accept(self, trial: _Trial, version: int) -> None:
+        g_trial = trial.gradient()
+        grad_norm = self.checked_grad_norm(trial.f, g_trial)
+        if self.quasi_newton and not self.learns_from_every_trial and self.same_batch(version):
+            self.nlp.update(trial.step.s, g_trial - self.g)
+        self.x, self.f, self.g, self.grad_norm = trial.point, trial.f, g_trial, grad_norm
+
+    def restart(self) -> str | None:
+        """The step was lost to rounding: a quasi-Newton model forgets its pairs and the radius
+        starts afresh (its scaling can make every step vanish on a badly scaled problem); with the
+        exact Hessian, or an empty memory, the run ends with ``small_step``."""
+        if not (self.quasi_newton and self.nlp.npairs > 0):
+            return "small_step"
+        self.nlp.reset()
+        self.region.radius = initial_radius(self.grad_norm)
+        self.step = self.region.radius
+        return None
+
+
+def trunk(
+    nlp: Any, x0: Any = None, *, cg_max_iter: int | None = None, bk_max: int = 10, **options: Any
+) -> ExecutionStats:
+    """Minimises ``nlp`` by a trust-region Newton-CG method (see the module docstring).
+
+    ``nlp`` needs ``hprod``: exact, or a quasi-Newton model (nlpmodels.LSR1Model / LBFGSModel).
+    cg_max_iter: inner CG iteration cap (None: max(2n, 50)); bk_max: backtracks after a rejected
+    step (10, JSOSolvers.jl; 0 disables them). See :mod:`solvers.options` for ``options``.
+    """
+    return run(Trunk, nlp, x0, {"cg_max_iter": cg_max_iter, "bk_max": bk_max}, options)
