@@ -125,7 +125,10 @@ def gather(x: Any, window: Window, weights: Weights) -> Any:
 
 
 def scatter(g: Any, window: Window, weights: Weights, x_shape: tuple[int, ...]) -> Any:
-    """Adds a_ij * g back at the (i, j) element of every window; an (N, C, H, W) result."""
+    """Adds a_ij * g back at the (i, j) element of every window; an (N, C, H, W) result.
+
+    Windows that cannot overlap (stride >= kernel) write their elements instead of adding them.
+    """
     backend = _backend.of(g)
     xp = backend.xp
     n, c, h, w = x_shape
@@ -134,10 +137,15 @@ def scatter(g: Any, window: Window, weights: Weights, x_shape: tuple[int, ...]) 
     gt = xp.permute_dims(g, TO_BATCH_INNERMOST)
     if isinstance(weights, float):
         gt = gt * weights
+    overlap = any(s < k for s, k in zip(window.stride, window.kernel))
     buf = backend.zeros((c, h + 2 * ph, w + 2 * pw, n), g.dtype)
     for k, (i, j) in enumerate(window.offsets()):
         rows, columns = window.offset_slices(i, j, out)
-        buf[:, rows, columns, :] += gt if isinstance(weights, float) else gt * weights[k]
+        part = gt if isinstance(weights, float) else gt * weights[k]
+        if overlap:
+            buf[:, rows, columns, :] += part
+        else:
+            buf[:, rows, columns, :] = part
     return crop_to_nchw(buf, window.padding)
 
 
