@@ -20,7 +20,7 @@ from minidnn import backend, layers, ops
 from minidnn.gradcheck import check_grad, check_hvp
 from minidnn.testing import arrays
 
-BACKENDS = ["numpy", "array-api-strict"]
+BACKENDS = ["numpy", "array-api-strict", pytest.param("cupy", marks=pytest.mark.gpu)]
 DTYPES = ["float64", "float32"]
 
 
@@ -98,6 +98,8 @@ def _input(draw, case: LayerCase):
 
 
 def _setup(case, be, dtype, x_host):
+    if not backend.available(be):
+        pytest.skip(f"backend {be} unavailable: needs CuPy and a CUDA device")
     b = backend.get(be)
     net = _network(case, be, dtype)
     x = b.to_device(x_host, dtype=dtype)
