@@ -5,9 +5,10 @@
     repeat:
         record the row; status from the stopping rules; callback(nlp, solver, stats)
         stop when stats.status is set (by a rule or by the callback, "user" by convention)
-        move to the next minibatch when ``resample`` says so
         re-evaluate f(x_k), ∇f(x_k) if the batch changed since they were computed
         one iteration of the method
+        move to the next minibatch when ``resample`` says so (the epoch count and the test
+        accuracy of the row then see the completed epoch)
 
 A non-finite f or ∇f at a point the method needs ends the run with status ``exception`` (``unbounded``
 for f = -inf) and the last finite iterate as the solution; Ctrl-C (KeyboardInterrupt) ends it with
@@ -102,12 +103,12 @@ class _Run:
             self.tol = self.budget.tolerance(solver.grad_norm)
             self.after_iteration(None)
             while not stats.done:
-                if self.resample.due(stats.iter):
-                    self.batches.advance()
                 if solver.batch_version != self.batches.version:
                     solver.refresh()
                 status = solver.iterate()
                 stats.iter += 1
+                if self.resample.due(stats.iter):
+                    self.batches.advance()
                 self.after_iteration(status)
         except NonFinite as err:
             self.finish(err.status, str(err))

@@ -69,6 +69,8 @@ class LBFGS(Solver):
             return self.restart("small_step")
         p = result.point
         trial = x + p.t * d
+        if self.rounds_to_same(x, trial):
+            return self.restart("small_step")
         g_trial = p.g if p.g is not None else self.nlp.grad(trial)
         grad_norm = self.checked_grad_norm(p.f, g_trial)
         if self.same_batch(version):

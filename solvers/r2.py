@@ -91,6 +91,8 @@ class R2(Solver):
 
     def iterate(self) -> str | None:
         trial = self.x - self.direction / self.sigma
+        if self.rounds_to_same(self.x, trial):
+            return "small_step"
         f_trial, g_trial = self.nlp.objgrad(trial)
         self.ratio = self.reduction_ratio(f_trial, g_trial)
         accepted = self.ratio >= self.eta1
@@ -100,8 +102,6 @@ class R2(Solver):
             self.sigma = self.gamma2 * self.sigma
         if accepted:
             self.accept(trial, f_trial, g_trial)
-        elif self.rounds_to_same(self.x, trial):
-            return "small_step"
         elif self.memory is not None:
             self.beta_k *= 0.5  # JSOSolvers.jl fomo: γ₃ = 1/2
             self.choose_direction()

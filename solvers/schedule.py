@@ -3,12 +3,15 @@
 
 ``resample`` (deterministic solvers; stochastic ones take one step per minibatch by definition):
     ``None``         never: the solver works on the model's current batch (a callback may move it)
-    ``"iteration"``  a new minibatch before every iteration
+    ``"iteration"``  a new minibatch after every iteration
     ``"epoch"``      a new minibatch every ``batches_per_epoch`` iterations
     ``k`` (int)      a new minibatch every k iterations
 
+The move happens at the end of an iteration; f and ∇f are re-evaluated on the new batch at the
+start of the next one, so a run that stops there wastes no evaluation.
+
 ``eval_every``:
-    ``"epoch"``      at the first iteration of each new epoch, when the model has ``accuracy``
+    ``"epoch"``      at the iteration that completes an epoch, when the model has ``accuracy``
                      (the default; nothing happens for a model without minibatches or accuracy)
     ``k`` (int)      every k iterations (the model must have ``accuracy``)
     ``None``         never
@@ -32,7 +35,7 @@ def _period(value: Any) -> int | None:
 
 
 class Resample:
-    """Decides, before iteration k >= 1, whether to move to the next minibatch."""
+    """Decides, after iteration k >= 1, whether to move to the next minibatch."""
 
     def __init__(self, option: Any, batches: Batches):
         if option is None:

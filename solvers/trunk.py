@@ -96,6 +96,8 @@ class Trunk(Solver):
         region, x, version = self.region, self.x, self.batch_version
         cg = self.inner_solve()
         step = _Step(cg.step, self.norm(cg.step), self.dot(self.g, cg.step), cg.model_decrease)
+        if self.rounds_to_same(x, x + step.s):
+            return self.restart()
         trial = _Trial(self.nlp, x, step, *self.nlp.objgrad(x + step.s))
         if self.learns_from_every_trial and self.same_batch(version):
             self.nlp.update(step.s, trial.gradient() - self.g)

@@ -10,7 +10,9 @@ With ρ = ared / pred the ratio of actual to predicted reduction and ‖s‖ the
 with Δmax = 1/sqrt(eps). The reductions are computed as in SolverTools.jl's ``aredpred``: both are
 shifted by 10 eps max(1, |f|) against rounding, and when they are tiny (|pred| < 1e4 eps or
 |ared| < 1e4 eps |f|) the actual reduction is replaced by the trapezoidal estimate
-(∇f(x)ᵀs + ∇f(x + s)ᵀs) / 2, which does not cancel.
+(∇f(x)ᵀs + ∇f(x + s)ᵀs) / 2, which does not cancel. Unlike SolverTools.jl, the predicted reduction
+paired with that estimate is not shifted: neither involves a difference of f values, and in float32
+the shift (1.2e-6 max(1, |f|)) would swamp the small model decreases of late iterations.
 """
 
 from __future__ import annotations
@@ -52,12 +54,11 @@ def reductions(
     reductions are too small to trust f (SolverTools.jl's ``aredpred``).
     """
     shift = max(1.0, abs(f)) * 10.0 * eps  # SolverTools.jl aredpred: 10 eps max(1, |f|)
-    pred = model_change - shift
     ared = f_trial - f + shift
     tiny = 10_000.0 * eps  # SolverTools.jl aredpred: 1e4 eps
     if abs(model_change) < tiny or abs(ared) < tiny * abs(f):
-        return Reductions((trial_slope() + slope) / 2.0, pred, True)
-    return Reductions(ared, pred, False)
+        return Reductions((trial_slope() + slope) / 2.0, model_change, True)
+    return Reductions(ared, model_change - shift, False)
 
 
 class TrustRegion:

@@ -1,0 +1,402 @@
+"""The machinery every solver shares: statuses, stopping rules and budgets, history, the iteration
+table, callbacks, Ctrl-C, non-finite values, dispatch by name, bad input, backends and dtypes."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy
+import pytest
+from test_solvers_doubles import MinibatchLogistic, NoHessian, Poisoned, Quadratic
+
+import solvers
+from minidnn import backend as backends
+from nlpmodels import LSR1Model
+from nlpmodels.problems import rosenbrock
+from solvers.history import BASE_COLUMNS
+from solvers.stats import STATUSES, ExecutionStats
+from solvers.stopping import Budget
+
+ALL = tuple(solvers.METHODS)
+DETERMINISTIC = ("r2", "lbfgs", "trunk", "lsr1")
+STOCHASTIC = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+
+
+# -- statuses and stats --------------------------------------------------------------------------------------
+def test_status_set_is_the_documented_one() -> None:
+    assert set(STATUSES) == {
+        "first_order",
+        "max_eval",
+        "max_iter",
+        "max_time",
+        "max_epochs",
+        "user",
+        "exception",
+        "not_desc",
+        "neg_pred",
+        "small_step",
+        "stalled",
+        "unbounded",
+    }
+
+
+def test_stats_refuse_unknown_status() -> None:
+    stats = solvers.trunk(Quadratic())
+    with pytest.raises(ValueError, match="valid statuses"):
+        stats.status = "done"
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_stats_fields_after_a_run(method: str) -> None:
+    nlp = Quadratic((1.0, 2.0))
+    stats = solvers.minimize(nlp, method, max_iter=5)
+    assert isinstance(stats, ExecutionStats)
+    assert stats.status in STATUSES and stats.message
+    assert stats.solution.shape == (2,) and stats.solution.dtype == numpy.float64
+    assert stats.objective == pytest.approx(nlp.obj(stats.solution))
+    assert stats.dual_feas == pytest.approx(numpy.linalg.norm(nlp.grad(stats.solution)))
+    assert 1 <= stats.iter <= 5
+    assert stats.elapsed_time >= 0
+    assert set(stats.counters) == {"neval_obj", "neval_grad", "neval_hprod"}
+    assert stats.counters["neval_obj"] >= stats.iter
+    assert len(stats.history) == stats.iter + 1
+    assert stats.history.columns[: len(BASE_COLUMNS)] == BASE_COLUMNS
+    assert stats.history["iter"] == list(range(stats.iter + 1))
+    assert method in str(stats) and stats.status in repr(stats)
+
+
+def test_counters_count_this_run_only() -> None:
+    nlp = Quadratic()
+    nlp.obj(nlp.meta.x0)
+    stats = solvers.lbfgs(nlp)
+    assert stats.counters["neval_obj"] == nlp.counters.neval_obj - 1
+
+
+def test_solution_does_not_alias_x0() -> None:
+    nlp = Quadratic()
+    x0 = numpy.full(3, 0.5)
+    stats = solvers.sgd(nlp, x0, lr=0.001, max_iter=3)
+    assert numpy.all(x0 == 0.5)
+    assert stats.solution is not x0
+
+
+# -- stopping rules and budgets ------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_default_tolerances_are_sqrt_eps_of_the_dtype(dtype: str) -> None:
+    budget = Budget.from_options(
+        dtype, atol=None, rtol=None, max_eval=-1, max_iter=None, max_time=30.0, max_epochs=None
+    )
+    root = math.sqrt(float(numpy.finfo(dtype).eps))
+    assert budget.atol == budget.rtol == root
+    assert budget.tolerance(100.0) == pytest.approx(root + 100 * root)
+
+
+@pytest.mark.parametrize("method", DETERMINISTIC)
+def test_first_order_uses_atol_plus_rtol_times_initial_gradient(method: str) -> None:
+    nlp = Quadratic()
+    g0 = float(numpy.linalg.norm(nlp.grad(nlp.meta.x0)))
+    stats = solvers.minimize(nlp, method, atol=1e-3, rtol=1e-2)
+    assert stats.status == "first_order"
+    assert stats.dual_feas <= 1e-3 + 1e-2 * g0
+    assert stats.history["grad_norm"][-2] > 1e-3 + 1e-2 * g0
+
+
+def test_max_iter_stops_exactly() -> None:
+    stats = solvers.r2(rosenbrock(), max_iter=7)
+    assert stats.status == "max_iter" and stats.iter == 7
+
+
+def test_max_eval_counts_objective_evaluations() -> None:
+    stats = solvers.trunk(rosenbrock(), max_eval=10)
+    assert stats.status == "max_eval"
+    assert 10 <= stats.counters["neval_obj"] <= 10 + 12  # one iteration may overshoot by its backtracks
+
+
+def test_max_time_stops() -> None:
+    stats = solvers.sgd(Quadratic(), lr=1e-6, max_time=0.05)
+    assert stats.status == "max_time"
+    assert stats.elapsed_time >= 0.05
+
+
+def test_max_epochs_stops_after_whole_epochs() -> None:
+    nlp = MinibatchLogistic()
+    stats = solvers.sgd(nlp, max_epochs=2)
+    assert stats.status == "max_epochs"
+    assert stats.iter == 2 * nlp.batches_per_epoch
+    assert stats.solver_specific["epochs"] == 2
+
+
+# -- callbacks, Ctrl-C, non-finite values --------------------------------------------------------------------
+@pytest.mark.parametrize("method", ALL)
+def test_callback_sees_every_iteration_and_can_stop(method: str) -> None:
+    seen = []
+
+    def callback(nlp, solver, stats):
+        seen.append((stats.iter, stats.objective, solver.x.copy()))
+        assert solver.f == stats.objective and solver.grad_norm == stats.dual_feas
+        if stats.iter == 3:
+            stats.status = "user"
+
+    options = {"lr": 1e-4} if method in STOCHASTIC else {}
+    stats = solvers.minimize(rosenbrock(), method, callback=callback, **options)
+    assert stats.status == "user" and stats.iter == 3
+    assert [it for it, _, _ in seen] == [0, 1, 2, 3]
+    numpy.testing.assert_array_equal(seen[-1][2], stats.solution)
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_keyboard_interrupt_from_a_callback_returns_user(method: str) -> None:
+    def callback(nlp, solver, stats):
+        if stats.iter == 2:
+            raise KeyboardInterrupt
+
+    options = {"lr": 1e-4} if method in STOCHASTIC else {}
+    stats = solvers.minimize(rosenbrock(), method, callback=callback, **options)
+    assert stats.status == "user" and "interrupt" in stats.message.lower()
+    assert stats.iter == 2 and numpy.all(numpy.isfinite(stats.solution))
+
+
+class Interrupting(type(rosenbrock())):
+    """Rosenbrock, whose objective raises KeyboardInterrupt from evaluation number ``after`` + 1 on."""
+
+    def __init__(self, after: int):
+        super().__init__()
+        self.after, self.calls = after, 0
+
+    def _obj(self, x):
+        self.calls += 1
+        if self.calls > self.after:
+            raise KeyboardInterrupt
+        return super()._obj(x)
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_keyboard_interrupt_inside_an_evaluation_returns_current_iterate(method: str) -> None:
+    nlp = Interrupting(after=4)
+    stats = solvers.minimize(nlp, method, atol=0.0, rtol=0.0)
+    assert stats.status == "user" and "interrupt" in stats.message.lower()
+    assert stats.objective == pytest.approx(rosenbrock().obj(stats.solution))
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_non_finite_objective_at_the_start_is_an_exception(method: str) -> None:
+    stats = solvers.minimize(Poisoned(after=0), method)
+    assert stats.status == "exception" and stats.iter == 0
+    numpy.testing.assert_array_equal(stats.solution, [-1.2, 1.0])
+
+
+@pytest.mark.parametrize("method", STOCHASTIC)
+def test_non_finite_minibatch_value_keeps_the_last_finite_iterate(method: str) -> None:
+    xs = []
+    stats = solvers.minimize(
+        Poisoned(after=3), method, lr=1e-3, callback=lambda nlp, s, st: xs.append(s.x.copy())
+    )
+    assert stats.status == "exception" and "objective" in stats.message
+    assert stats.iter == 2
+    numpy.testing.assert_array_equal(stats.solution, xs[-1])
+    assert math.isfinite(stats.objective)
+
+
+@pytest.mark.parametrize("method", DETERMINISTIC)
+def test_non_finite_gradient_at_a_new_iterate_is_an_exception(method: str) -> None:
+    xs = []
+    nlp = Poisoned(after=3, target="grad")
+    stats = solvers.minimize(nlp, method, atol=0.0, rtol=0.0, callback=lambda n, s, st: xs.append(s.x.copy()))
+    assert stats.status == "exception"
+    assert "gradient" in stats.message
+    numpy.testing.assert_array_equal(stats.solution, xs[-1])
+    assert math.isfinite(stats.objective) and math.isfinite(stats.dual_feas)
+
+
+def test_minus_infinity_is_unbounded() -> None:
+    stats = solvers.sgd(Poisoned(after=2, value=-math.inf), lr=1e-3)
+    assert stats.status == "unbounded"
+    assert math.isfinite(stats.objective)
+
+
+class NanAfterLongSteps(Quadratic):
+    """NaN wherever ‖x‖ > 3: trial points beyond that are rejected, never fatal."""
+
+    def _obj(self, x):
+        return math.nan if numpy.linalg.norm(x) > 3.0 else super()._obj(x)
+
+
+@pytest.mark.parametrize("method", DETERMINISTIC)
+def test_non_finite_trial_points_are_rejected_not_fatal(method: str) -> None:
+    nlp = NanAfterLongSteps((1.0, 10.0, 100.0))
+    stats = solvers.minimize(nlp, method, x0=numpy.array([-2.0, 1.0, 0.5]), atol=1e-8, rtol=0.0)
+    assert stats.status == "first_order"
+
+
+# -- the iteration table -------------------------------------------------------------------------------------
+def test_verbose_prints_a_header_and_every_kth_row(capsys: pytest.CaptureFixture[str]) -> None:
+    stats = solvers.trunk(rosenbrock(), verbose=5)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split() == [
+        "iter",
+        "f(x)",
+        "||g||",
+        "radius",
+        "ratio",
+        "epoch",
+        "time",
+        "inner",
+        "bk",
+        "cg_exit",
+    ]
+    iters = [int(line.split()[0]) for line in lines[1:]]
+    assert iters == [*range(0, stats.iter + 1, 5), stats.iter] or iters == list(range(0, stats.iter + 1, 5))
+    first = lines[1].split()
+    assert first[0] == "0" and float(first[1]) == pytest.approx(24.2)
+    assert re.fullmatch(r"\d\.\d{4}e[+-]\d\d", first[1])
+    assert first[4] == "-" and first[5] == "-"
+
+
+@pytest.mark.parametrize(
+    ("method", "label"), [("r2", "sigma"), ("lbfgs", "step"), ("adam", "lr"), ("lsr1", "radius")]
+)
+def test_verbose_names_the_step_column(method: str, label: str, capsys: pytest.CaptureFixture[str]) -> None:
+    solvers.minimize(rosenbrock(), method, max_iter=3, verbose=1)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[3] == label
+    assert len(out) == 1 + 4
+
+
+def test_silent_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    solvers.lbfgs(rosenbrock())
+    assert capsys.readouterr().out == ""
+
+
+# -- dispatch and bad input ----------------------------------------------------------------------------------
+def test_minimize_dispatches_by_name() -> None:
+    stats = solvers.minimize(rosenbrock(), "trunk")
+    assert stats.solver == "trunk" and stats.status == "first_order"
+
+
+def test_unknown_method_lists_the_valid_ones() -> None:
+    with pytest.raises(
+        ValueError, match="valid methods: sgd, momentum, nesterov, adagrad, rmsprop, adam, r2, lbfgs"
+    ):
+        solvers.minimize(rosenbrock(), "newton")
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_unknown_option_lists_the_valid_ones(method: str) -> None:
+    with pytest.raises(TypeError, match=r"unknown option\(s\) max_iters; valid options: .*max_iter"):
+        solvers.minimize(rosenbrock(), method, max_iters=3)
+
+
+def test_resample_is_not_an_option_of_stochastic_solvers() -> None:
+    with pytest.raises(TypeError, match="resample"):
+        solvers.adam(MinibatchLogistic(), resample="iteration")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"max_iter": 0},
+        {"max_iter": -3},
+        {"max_iter": 2.5},
+        {"max_eval": 0},
+        {"max_eval": -2},
+        {"max_time": 0.0},
+        {"max_time": -1.0},
+        {"max_epochs": 0},
+        {"atol": -1.0},
+        {"rtol": math.nan},
+        {"verbose": -1},
+    ],
+)
+@pytest.mark.parametrize("method", ["lbfgs", "adam"])
+def test_bad_budgets_are_refused_before_any_evaluation(method: str, options: dict) -> None:
+    nlp = Quadratic()
+    with pytest.raises(ValueError):
+        solvers.minimize(nlp, method, **options)
+    assert nlp.counters.as_dict() == {"neval_obj": 0, "neval_grad": 0, "neval_hprod": 0}
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_bad_x0_is_refused(method: str) -> None:
+    nlp = Quadratic()
+    with pytest.raises(ValueError, match="shape"):
+        solvers.minimize(nlp, method, x0=numpy.zeros(4))
+    with pytest.raises(ValueError, match="dtype"):
+        solvers.minimize(nlp, method, x0=numpy.zeros(3, dtype=numpy.float32))
+    assert nlp.counters.neval_obj == 0
+
+
+def test_x0_of_another_backend_is_refused() -> None:
+    nlp = Quadratic(backend="array-api-strict")
+    with pytest.raises(ValueError, match="backend"):
+        solvers.lbfgs(nlp, numpy.zeros(3))
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("sgd", {"lr": 0.0}),
+        ("momentum", {"gamma": 1.0}),
+        ("adam", {"betas": (0.9,)}),
+        ("rmsprop", {"rho": -0.1}),
+        ("adagrad", {"eps": 0.0}),
+        ("adam", {"clip": -1.0}),
+        ("r2", {"gamma2": 0.5}),
+        ("lbfgs", {"mem": 0}),
+        ("lbfgs", {"line_search": "wolfe"}),
+        ("trunk", {"cg_max_iter": 0}),
+        ("lsr1", {"mem": -1}),
+    ],
+)
+def test_bad_parameters_are_refused(method: str, params: dict) -> None:
+    with pytest.raises(ValueError, match=method):
+        solvers.minimize(Quadratic(), method, **params)
+
+
+def test_trunk_without_hprod_suggests_a_quasi_newton_model() -> None:
+    with pytest.raises(ValueError, match="LSR1Model"):
+        solvers.trunk(NoHessian())
+    assert solvers.trunk(LSR1Model(NoHessian())).status == "first_order"
+    assert solvers.lsr1(NoHessian()).status == "first_order"
+
+
+def test_bad_callback_and_eval_every() -> None:
+    with pytest.raises(TypeError, match="callback"):
+        solvers.lbfgs(Quadratic(), callback=3)
+    with pytest.raises(ValueError, match="eval_every"):
+        solvers.lbfgs(Quadratic(), eval_every="batch")
+    with pytest.raises(ValueError, match="accuracy"):
+        solvers.lbfgs(Quadratic(), eval_every=2)
+    with pytest.raises(ValueError, match="minibatches"):
+        solvers.lbfgs(Quadratic(), max_epochs=3)
+    with pytest.raises(ValueError, match="minibatches"):
+        solvers.lbfgs(Quadratic(), resample="iteration")
+
+
+# -- backends and dtypes -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ALL)
+def test_every_solver_runs_on_the_strict_backend(method: str) -> None:
+    be = backends.get("array-api-strict")
+    nlp = Quadratic(backend="array-api-strict", dtype="float32")
+    lr = {"lr": 0.01} if method in STOCHASTIC else {}
+    stats = solvers.minimize(nlp, method, max_iter=30, **lr)
+    assert be.owns(stats.solution)
+    assert stats.solution.dtype == be.xp.float32
+    assert stats.status in ("first_order", "max_iter")
+    assert stats.objective < 0.0
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_float32_stays_float32(method: str) -> None:
+    nlp = Quadratic(dtype="float32")
+    lr = {"lr": 0.01} if method in STOCHASTIC else {}
+    stats = solvers.minimize(nlp, method, max_iter=20, **lr)
+    assert stats.solution.dtype == numpy.float32
+    assert all(isinstance(v, float) for v in stats.history["f"])
+
+
+@pytest.mark.parametrize("method", DETERMINISTIC)
+def test_float32_first_order_with_default_tolerances(method: str) -> None:
+    stats = solvers.minimize(Quadratic(dtype="float32"), method)
+    assert stats.status == "first_order"
+    numpy.testing.assert_allclose(stats.solution, [1.0, 0.1, 0.01], rtol=1e-2)
