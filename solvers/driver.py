@@ -196,6 +196,4 @@ class _Run:
             stats.solver_specific["eval_time"] = self.eval_time
         if len(stats.history):
             last_row = {name: stats.history[name][-1] for name in stats.history.columns}
-            self.log.row(
-                stats.iter, [last_row[n] for n in stats.history.columns if n != "accuracy"], final=True
-            )
+            self.log.row(stats.iter, self.log_values(last_row), final=True)

@@ -53,8 +53,8 @@ class _Step:
 class _Trial:
     """The point x + s with f there, and ∇f there once computed."""
 
-    def __init__(self, nlp: Any, x: Any, step: _Step, f: float, g: Any = None):
-        self.nlp, self.step, self.point, self.f, self._g = nlp, step, x + step.s, f, g
+    def __init__(self, nlp: Any, point: Any, step: _Step, f: float, g: Any = None):
+        self.nlp, self.point, self.step, self.f, self._g = nlp, point, step, f, g
 
     def gradient(self) -> Any:
         if self._g is None:
@@ -96,9 +96,10 @@ class Trunk(Solver):
         region, x, version = self.region, self.x, self.batch_version
         cg = self.inner_solve()
         step = _Step(cg.step, self.norm(cg.step), self.dot(self.g, cg.step), cg.model_decrease)
-        if self.rounds_to_same(x, x + step.s):
+        point = x + step.s
+        if self.rounds_to_same(x, point):
             return self.restart()
-        trial = _Trial(self.nlp, x, step, *self.nlp.objgrad(x + step.s))
+        trial = _Trial(self.nlp, point, step, *self.nlp.objgrad(point))
         if self.learns_from_every_trial and self.same_batch(version):
             self.nlp.update(step.s, trial.gradient() - self.g)
         red = self.reductions(trial)
@@ -148,14 +149,14 @@ class Trunk(Solver):
 
     def backtrack(self, trial: _Trial) -> tuple[_Trial, int]:
         """Along s: α = 1.2^-k for the first k ≤ bk_max with f(x + αs) ≤ f(x) + β α gᵀs (Armijo)."""
-        full, alpha, k, f_trial = trial.step, 1.0, 0, trial.f
-        while k < self.bk_max and not f_trial <= self.f + self.armijo * alpha * full.slope:
+        full, alpha, k = trial.step, 1.0, 0
+        while k < self.bk_max and not trial.f <= self.f + self.armijo * alpha * full.slope:
             k += 1
             alpha /= 1.2  # JSOSolvers.jl trunk: α /= 1.2
-            f_trial = self.nlp.obj(self.x + alpha * full.s)
-        if k == 0:
-            return trial, 0
-        return _Trial(self.nlp, self.x, full.scaled(alpha), f_trial), k
+            step = full.scaled(alpha)
+            point = self.x + step.s
+            trial = _Trial(self.nlp, point, step, self.nlp.obj(point))
+        return trial, k
 
     def accept(self, trial: _Trial, version: int) -> None:
         g_trial = trial.gradient()
