@@ -36,8 +36,8 @@ def adagrad(
     nlp: Any,
     x0: Any = None,
     *,
-    lr: float = 0.05,
-    eps: float = 1e-6,
+    lr: float = 0.05,  # Knet.jl Adagrad: lr = 0.05
+    eps: float = 1e-6,  # Knet.jl Adagrad: eps = 1e-6
     clip: float | None = None,
     **options: Any,
 ) -> ExecutionStats:

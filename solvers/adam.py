@@ -54,9 +54,9 @@ def adam(
     nlp: Any,
     x0: Any = None,
     *,
-    lr: float = 1e-3,
-    betas: tuple[float, float] = (0.9, 0.999),
-    eps: float = 1e-8,
+    lr: float = 1e-3,  # Knet.jl Adam: lr = 0.001
+    betas: tuple[float, float] = (0.9, 0.999),  # Knet.jl Adam: beta1 = 0.9, beta2 = 0.999
+    eps: float = 1e-8,  # Knet.jl Adam: eps = 1e-8
     clip: float | None = None,
     **options: Any,
 ) -> ExecutionStats:

@@ -99,11 +99,11 @@ def lbfgs(
     nlp: Any,
     x0: Any = None,
     *,
-    mem: int = 5,
-    scaling: bool = True,
+    mem: int = 5,  # JSOSolvers.jl lbfgs: mem = 5
+    scaling: bool = True,  # JSOSolvers.jl lbfgs: InverseLBFGSOperator(scaling = true)
     line_search: str = "armijo_wolfe",
-    tau1: float = 0.9999,
-    bk_max: int = 25,
+    tau1: float = 0.9999,  # JSOSolvers.jl lbfgs: τ₁ = 0.9999
+    bk_max: int = 25,  # JSOSolvers.jl lbfgs: bk_max = 25
     **options: Any,
 ) -> ExecutionStats:
     """Minimises ``nlp`` by L-BFGS with a line search (see the module docstring).

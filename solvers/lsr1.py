@@ -25,10 +25,10 @@ def lsr1(
     nlp: Any,
     x0: Any = None,
     *,
-    mem: int = 5,
+    mem: int = 5,  # as nlpmodels.LSR1Model and JSOSolvers.jl lbfgs: mem = 5
     scaling: bool = True,
     cg_max_iter: int | None = None,
-    bk_max: int = 10,
+    bk_max: int = 10,  # JSOSolvers.jl trunk: bk_max = 10
     **options: Any,
 ) -> ExecutionStats:
     """Minimises ``nlp`` by trust region on an L-SR1 model of its Hessian.

@@ -44,8 +44,8 @@ def momentum(
     nlp: Any,
     x0: Any = None,
     *,
-    lr: float = 0.05,
-    gamma: float = 0.95,
+    lr: float = 0.05,  # Knet.jl Momentum: lr = 0.05
+    gamma: float = 0.95,  # Knet.jl Momentum: gamma = 0.95
     clip: float | None = None,
     **options: Any,
 ) -> ExecutionStats:

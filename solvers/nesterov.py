@@ -46,8 +46,8 @@ def nesterov(
     nlp: Any,
     x0: Any = None,
     *,
-    lr: float = 0.05,
-    gamma: float = 0.95,
+    lr: float = 0.05,  # Knet.jl Nesterov: lr = 0.05
+    gamma: float = 0.95,  # Knet.jl Nesterov: gamma = 0.95
     clip: float | None = None,
     **options: Any,
 ) -> ExecutionStats:

@@ -141,11 +141,11 @@ def r2(
     nlp: Any,
     x0: Any = None,
     *,
-    eta1: float | None = None,
-    eta2: float = 0.95,
-    gamma1: float = 0.5,
-    gamma2: float = 2.0,
-    beta: float = 0.0,
+    eta1: float | None = None,  # JSOSolvers.jl R2: η₁ = eps^(1/4) of the dtype
+    eta2: float = 0.95,  # JSOSolvers.jl R2: η₂ = 0.95
+    gamma1: float = 0.5,  # JSOSolvers.jl R2: γ₁ = 1/2
+    gamma2: float = 2.0,  # JSOSolvers.jl R2: γ₂ = 1/γ₁ = 2
+    beta: float = 0.0,  # JSOSolvers.jl R2: β = 0, no momentum
     **options: Any,
 ) -> ExecutionStats:
     """Minimises ``nlp`` by R2 quadratic regularisation (see the module docstring).

@@ -46,9 +46,9 @@ def rmsprop(
     nlp: Any,
     x0: Any = None,
     *,
-    lr: float = 0.01,
-    rho: float = 0.9,
-    eps: float = 1e-6,
+    lr: float = 0.01,  # Knet.jl Rmsprop: lr = 0.01
+    rho: float = 0.9,  # Knet.jl Rmsprop: rho = 0.9
+    eps: float = 1e-6,  # Knet.jl Rmsprop: eps = 1e-6
     clip: float | None = None,
     **options: Any,
 ) -> ExecutionStats:

@@ -20,7 +20,12 @@ class SGD(StochasticSolver):
 
 
 def sgd(
-    nlp: Any, x0: Any = None, *, lr: float = 0.1, clip: float | None = None, **options: Any
+    nlp: Any,
+    x0: Any = None,
+    *,
+    lr: float = 0.1,  # Knet.jl SGD: lr = 0.1
+    clip: float | None = None,
+    **options: Any,
 ) -> ExecutionStats:
     """Minimises ``nlp`` by SGD, one step per minibatch (see :mod:`solvers.options` for ``options``).
 

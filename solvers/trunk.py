@@ -178,7 +178,12 @@ class Trunk(Solver):
 
 
 def trunk(
-    nlp: Any, x0: Any = None, *, cg_max_iter: int | None = None, bk_max: int = 10, **options: Any
+    nlp: Any,
+    x0: Any = None,
+    *,
+    cg_max_iter: int | None = None,  # JSOSolvers.jl trunk: max(2n, 50)
+    bk_max: int = 10,  # JSOSolvers.jl trunk: bk_max = 10
+    **options: Any,
 ) -> ExecutionStats:
     """Minimises ``nlp`` by a trust-region Newton-CG method (see the module docstring).
 
