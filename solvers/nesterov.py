@@ -10,31 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from solvers import checks
-from solvers.batches import Batches
 from solvers.driver import run
+from solvers.momentum import Momentum
 from solvers.stats import ExecutionStats
-from solvers.stochastic import StochasticSolver
-from solvers.stopping import Budget
 
 
-class Nesterov(StochasticSolver):
+class Nesterov(Momentum):
+    """The momentum solver's state and checks, with Nesterov's look-ahead update."""
+
     name = "nesterov"
-
-    def __init__(
-        self,
-        nlp: Any,
-        x: Any,
-        batches: Batches,
-        budget: Budget,
-        *,
-        lr: float,
-        gamma: float,
-        clip: float | None,
-    ):
-        super().__init__(nlp, x, batches, budget, lr=lr, clip=clip)
-        self.gamma = checks.in_range(self.name, "gamma", gamma, 0.0, 1.0)
-        self.velocity = self.xp.zeros_like(x)
 
     def update(self, x: Any, g: Any) -> Any:
         previous = self.velocity
