@@ -83,7 +83,7 @@ def im2col(x: Any, window: Window) -> Any:
     xp = backend.xp
     n, c, h, w = x.shape
     (kh, kw), (oh, ow) = window.kernel, window.output_size(h, w)
-    buf = batch_innermost(x, window.padding, 0.0)
+    buf = batch_innermost(x, window.padding, 0.0, c_order=True)
     windows = backend.sliding_windows(xp.permute_dims(buf, (0, 3, 1, 2)), window.kernel, window.stride)
     cols = xp.permute_dims(windows, (0, 4, 5, 2, 3, 1))
     return xp.reshape(cols, (c * kh * kw, oh * ow * n))

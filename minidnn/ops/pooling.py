@@ -94,7 +94,7 @@ class MaxPool2d(WindowGather):
 def max_and_argmax(x: Any, window: Window) -> tuple[Any, list[Any]]:
     """The window maxima (N, C, OH, OW) and, per kernel offset, the 0/1 mask of the first maximum."""
     xp = _backend.of(x).xp
-    parts = _offset_views(batch_innermost(x, window.padding, -math.inf), window, x.shape)
+    parts = _offset_views(batch_innermost(x, window.padding, -math.inf, c_order=False), window, x.shape)
     best = parts[0]
     for part in parts[1:]:
         best = xp.maximum(best, part)
@@ -111,7 +111,7 @@ def max_and_argmax(x: Any, window: Window) -> tuple[Any, list[Any]]:
 def gather(x: Any, window: Window, weights: Weights) -> Any:
     """sum_{i, j} a_ij * (the (i, j) element of every window of x~), as (N, C, OH, OW)."""
     xp = _backend.of(x).xp
-    parts = _offset_views(batch_innermost(x, window.padding, 0.0), window, x.shape)
+    parts = _offset_views(batch_innermost(x, window.padding, 0.0, c_order=False), window, x.shape)
     if isinstance(weights, float):
         y = parts[0]
         for part in parts[1:]:

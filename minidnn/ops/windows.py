@@ -51,17 +51,18 @@ class Window:
         return [(i, j) for i in range(kh) for j in range(kw)]
 
 
-def batch_innermost(x: Any, padding: Pair, fill: float) -> Any:
-    """x (N, C, H, W) as a (C, H + 2PH, W + 2PW, N) array in C order, padded with ``fill``.
+def batch_innermost(x: Any, padding: Pair, fill: float, c_order: bool) -> Any:
+    """x (N, C, H, W) as a (C, H + 2PH, W + 2PW, N) array, padded with ``fill``.
 
-    Without padding this is a view when x already has batch-innermost memory, else one copy.
+    With padding, a new C-ordered buffer. Without, a view of x (whatever its memory order) unless
+    ``c_order`` asks for C order, which copies x unless it already has batch-innermost memory.
     """
     backend = _backend.of(x)
     xp = backend.xp
     xt = xp.permute_dims(x, TO_BATCH_INNERMOST)
     ph, pw = padding
     if ph == 0 and pw == 0:
-        return xp.reshape(xp.reshape(xt, (-1,)), xt.shape)
+        return xp.reshape(xp.reshape(xt, (-1,)), xt.shape) if c_order else xt
     c, h, w, n = xt.shape
     buf = backend.full((c, h + 2 * ph, w + 2 * pw, n), fill, x.dtype)
     buf[:, ph : ph + h, pw : pw + w, :] = xt
