@@ -9,8 +9,8 @@ x~ (im2col), laid out with the batch innermost (see :mod:`minidnn.ops.windows`):
     Y = W @ cols + b,   W = w reshaped (O, C*KH*KW),   y = Y reshaped (O, OH, OW, N), as NCHW.
 
 The product is taken as (W^T)^T @ cols: the same GEMM forward, and the weight gradient then comes
-out as cols @ gY^T, (C*KH*KW, O), which OpenBLAS computes 1.3 to 1.4 times faster than gY @ cols^T
-on the LeNet shapes (benchmarks/conv_ops.py).
+out as cols @ gY^T, (C*KH*KW, O), which OpenBLAS (2 threads) computed 1.2 to 1.4 times faster than
+gY @ cols^T on the two LeNet convolutions at batch 128.
 
 ``Im2Col`` copies the windows into cols; its adjoint ``Col2Im`` sums each column back onto the
 window it came from (overlapping windows accumulate), one strided add per kernel offset. Each is

@@ -22,6 +22,7 @@ Following PyTorch, padding may not exceed half the kernel, so every window holds
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import Any
 
 from minidnn import backend as _backend
@@ -80,32 +81,44 @@ class WindowScatter(Function):
 
 
 class MaxPool2d(WindowGather):
-    """y = the maximum of each window of x padded with -inf; a gather whose weights mark the argmax."""
+    """y = the maximum of each window of x padded with -inf; a gather whose weights mark the argmax.
+
+    The argmax masks are made on first use (by the backward pass or a tangent), so a forward pass
+    that is not differentiated, such as an evaluation, pays only for the maxima.
+    """
 
     def __init__(self, window: Window):
-        super().__init__(window, [])
+        self.window = window
 
     def forward(self, x: Any) -> Any:
         self.x_shape = tuple(x.shape)
-        y, self.weights = max_and_argmax(x, self.window)
-        return y
+        xp = _backend.of(x).xp
+        self.parts = _offset_views(
+            batch_innermost(x, self.window.padding, -math.inf, c_order=False), self.window, x.shape
+        )
+        self.best = self.parts[0]
+        for part in self.parts[1:]:
+            self.best = xp.maximum(self.best, part)
+        return xp.permute_dims(self.best, FROM_BATCH_INNERMOST)
+
+    @cached_property
+    def weights(self) -> list[Any]:
+        masks = first_maximum_masks(self.parts, self.best)
+        del self.parts, self.best
+        return masks
 
 
-def max_and_argmax(x: Any, window: Window) -> tuple[Any, list[Any]]:
-    """The window maxima (N, C, OH, OW) and, per kernel offset, the 0/1 mask of the first maximum."""
-    xp = _backend.of(x).xp
-    parts = _offset_views(batch_innermost(x, window.padding, -math.inf, c_order=False), window, x.shape)
-    best = parts[0]
-    for part in parts[1:]:
-        best = xp.maximum(best, part)
+def first_maximum_masks(parts: list[Any], best: Any) -> list[Any]:
+    """Per kernel offset, 1 where that offset holds the window's first maximum (row-major), else 0."""
+    xp = _backend.of(best).xp
     masks, taken = [], None
     for part in parts:
         hit = part == best
         if taken is not None:
             hit = xp.logical_and(hit, xp.logical_not(taken))
         taken = hit if taken is None else xp.logical_or(taken, hit)
-        masks.append(xp.astype(hit, x.dtype))
-    return xp.permute_dims(best, FROM_BATCH_INNERMOST), masks
+        masks.append(xp.astype(hit, best.dtype))
+    return masks
 
 
 def gather(x: Any, window: Window, weights: Weights) -> Any:

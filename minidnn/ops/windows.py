@@ -6,11 +6,13 @@ p*SH + i - PH and columns q*SW + j - PW for the kernel offsets 0 <= i < KH, 0 <=
 
     OH = (H + 2 PH - KH) // SH + 1,        OW = (W + 2 PW - KW) // SW + 1        (as in PyTorch).
 
-Layout: window ops compute on *batch-innermost* buffers, memory ordered (C, H, W, N). A loop over
+Layout: window ops compute on *batch-innermost* arrays, memory ordered (C, H, W, N). A loop over
 the KH*KW offsets then moves runs of OW*N contiguous elements per row instead of OW, and the column
-matrix of a convolution, (C*KH*KW, OH*OW*N), comes out of one copy whose output is again
-batch-innermost. Results are handed back as logical NCHW tensors (a transposed view of such a
-buffer); every consumer sees NCHW shapes and indices, only the strides differ.
+matrix of a convolution, (C*KH*KW, OH*OW*N), comes out of one copy whose product with the weights
+is again batch-innermost, ready for the next layer. Results are handed back as logical NCHW
+tensors (a transposed view of such an array); every consumer sees NCHW shapes and indices, only
+the strides differ. Padding makes a new batch-innermost buffer; unpadded pooling reads its input
+in place, whatever its memory order.
 """
 
 from __future__ import annotations
