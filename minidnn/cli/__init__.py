@@ -1,0 +1,60 @@
+"""The command line: ``python -m minidnn train | evaluate | compare`` (also the console script
+``minidnn``).
+
+This subpackage is the application on top of all four packages, and the one exception to their
+layering: it imports ``datasets``, ``minidnn``, ``nlpmodels`` and ``solvers``. It lives inside
+``minidnn`` only because ``python -m minidnn`` is the command's public name; nothing else in
+``minidnn`` imports it, and ``minidnn/__init__.py`` does not load it.
+
+One concept per module: :mod:`.arguments` (the parser), :mod:`.settings` (what defines a run),
+:mod:`.methods` (solver names and the command's defaults), :mod:`.problem` (data, network, model),
+:mod:`.train`, :mod:`.evaluate`, :mod:`.compare` (the subcommands), :mod:`.checkpoint`,
+:mod:`.metrics`, :mod:`.plots`, :mod:`.history` (the files), :mod:`.progress` (what is printed),
+:mod:`.outdir`, :mod:`.atomic`, :mod:`.jsonio`, :mod:`.interrupts`, :mod:`.values`, :mod:`.errors`.
+
+Exit codes (:mod:`.errors`): 0 done, 1 unexpected failure, 2 bad input (unknown names, bad options,
+missing data, unwritable output folder, bad checkpoint), 130 interrupted by Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from minidnn.cli.errors import INTERRUPTED, USAGE, CommandError
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(argv)
+    except CommandError as err:
+        print(f"minidnn: error: {err}", file=sys.stderr, flush=True)
+        return err.code
+    except KeyboardInterrupt:
+        print("minidnn: interrupted", file=sys.stderr, flush=True)
+        return INTERRUPTED
+
+
+def _dispatch(argv: list[str]) -> int:
+    from minidnn.cli import arguments
+
+    parser = arguments.build()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        print("\nstart with: minidnn train", file=sys.stderr)
+        return USAGE
+    if args.command == "train":
+        from minidnn.cli import train
+
+        return train.run(args, argv)
+    if args.command == "evaluate":
+        from minidnn.cli import evaluate
+
+        return evaluate.run(args)
+    from minidnn.cli import compare
+
+    return compare.run(args, argv)

@@ -1,0 +1,243 @@
+"""``minidnn compare``: one model trained by several solvers, each under the same solver-time budget.
+
+Every solver starts from the same initial weights and sees the same minibatch order: the model is
+rebuilt with the same seed for each. Deterministic solvers move to the next minibatch after every
+iteration; trunk uses exact Hessian-vector products (see :mod:`minidnn.cli.methods`). The test
+accuracy curve comes from copies of the iterate taken at ``--points`` evenly spaced solver times and
+evaluated after each run (:mod:`.snapshots`), so evaluations count neither in the budget nor in the
+times; the solvers' own per-epoch evaluations are off.
+
+The default reproduces the KnetNLPModels LeNet tutorial on MNIST (LeNet-5, batch 100, 30 s each:
+r2, lbfgs and trunk on an LSR1Model) and adds trunk with exact Hessian-vector products, and adam.
+
+Output folder: ``compare.json`` (settings, versions, and per solver its status, counters, final test
+accuracy and loss, accuracy curve and history) and ``compare.png`` (needs matplotlib). Ctrl-C stops
+the current solver and skips the rest; what was measured is saved, and the exit code is 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import datasets
+from minidnn import backend as _backend
+from minidnn.cli import atomic, jsonio, methods, metrics, outdir, plots, problem, progress
+from minidnn.cli.errors import INTERRUPTED, OK, CommandError
+from minidnn.cli.interrupts import sigint_ignored
+from minidnn.cli.settings import RunSettings, resolve
+from minidnn.cli.snapshots import Snapshots
+
+TUTORIAL = (
+    "KnetNLPModels tutorial (Julia, LeNet-5 on MNIST, 30 s each): lbfgs and trunk on an LSR1Model "
+    "reached 0.10-0.80 test accuracy, R2 stayed at chance (about 0.10)"
+)
+NAME = "compare.json"
+PLOT = "compare.png"
+
+
+@dataclasses.dataclass
+class Outcome:
+    """One solver's run in a comparison."""
+
+    solver: str
+    status: str
+    message: str
+    iterations: int
+    epochs: int
+    time: float
+    counters: dict[str, int]
+    test_accuracy: float | None
+    test_loss: float | None
+    curve: tuple[list[float], list[float]]
+    history: dict[str, list[Any]]
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> int:
+    """Runs ``minidnn compare``; returns the exit code."""
+    common = resolve(argparse.Namespace(**{**vars(args), "option": [], "solver": None}))
+    per_solver = _solver_options(args.solvers, args.option)
+    folder = Path(args.out) if args.out else outdir.default_folder("compare", common.dataset, common.model)
+    folder, created = outdir.prepare(folder)
+    try:
+        train_data = problem.load_split(common, "train")
+        test_data = problem.load_split(common, "test")
+        network = problem.build_network(common, train_data)
+        problem.build_model(common, network, train_data, test_data)
+    except KeyboardInterrupt:
+        outdir.discard_if_empty(created)
+        raise CommandError("interrupted while loading the data: nothing was saved", INTERRUPTED) from None
+    except CommandError:
+        outdir.discard_if_empty(created)
+        raise
+    header(common, args, problem.describe_network(common, network), network.nvar, train_data, folder)
+    outcomes: list[Outcome] = []
+    interrupted = False
+    for name in args.solvers:
+        settings = dataclasses.replace(common, solver=name, options=per_solver[name])
+        try:
+            outcome = run_one(settings, train_data, test_data, args.points)
+        except CommandError:
+            outdir.discard_if_empty(created)
+            raise
+        except KeyboardInterrupt:
+            interrupted = True
+            break
+        outcomes.append(outcome)
+        print(f"  {_row(outcome)}", flush=True)
+        if outcome.status == "user":
+            interrupted = True
+            break
+    with sigint_ignored():
+        saved = save(folder, common, args, outcomes, argv)
+    table(outcomes, common)
+    print("saved   " + "  ".join(map(str, saved)), flush=True)
+    if len(saved) < 2:
+        print(plots.NOTE, flush=True)
+    if interrupted:
+        print(f"interrupted (Ctrl-C): the results so far are saved in {folder}", flush=True)
+        return INTERRUPTED
+    return OK
+
+
+def _solver_options(names: tuple[str, ...], entries: list[tuple[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each solver's options: the command's defaults, then ``KEY=VALUE``, then ``SOLVER.KEY=VALUE``."""
+    shared = {key: value for key, value in entries if "." not in key}
+    options = {name: {**methods.default_options(name), **shared, "eval_every": None} for name in names}
+    for key, value in entries:
+        if "." not in key:
+            continue
+        solver, _, option = key.partition(".")
+        if solver not in options:
+            raise CommandError(
+                f"--option {key}: {solver!r} is not among the solvers compared ({', '.join(names)})"
+            )
+        options[solver][option] = value
+    for chosen in options.values():
+        methods.check_options(chosen)
+    return options
+
+
+def header(
+    common: RunSettings,
+    args: argparse.Namespace,
+    model: str,
+    nvar: int,
+    train: datasets.Dataset,
+    folder: Path,
+) -> None:
+    """Prints what is about to run."""
+    budget = f"{common.max_time:g} s of solver time each" if common.max_time else "no time limit"
+    if common.epochs:
+        budget += f", at most {common.epochs} epochs"
+    print("minidnn compare", flush=True)
+    progress.block(
+        [
+            ("data", f"{common.dataset}: {len(train):,} train images, batch {common.batch_size}"),
+            ("model", f"{model}: {nvar:,} parameters, the same initial weights for every solver"),
+            ("solvers", ", ".join(args.solvers)),
+            ("budget", budget),
+            (
+                "backend",
+                f"{common.backend} {common.dtype} on {metrics.device_name(_backend.get(common.backend))}",
+            ),
+            ("output", str(folder)),
+        ]
+    )
+
+
+def run_one(settings: RunSettings, train: datasets.Dataset, test: datasets.Dataset, points: int) -> Outcome:
+    """Trains a fresh model with one solver, then evaluates its snapshots and its solution."""
+    network = problem.build_network(settings, train)
+    nlp = problem.build_model(settings, network, train, test)
+    snapshots = Snapshots(settings.max_time, points)
+    print(f"running {settings.solver} ...", flush=True)
+    try:
+        stats = methods.solve(nlp, settings.solver, None, settings.solver_options(), snapshots)
+    except KeyboardInterrupt:
+        stats = snapshots.stats
+        if stats is None:
+            raise
+        stats.status, stats.message = "user", "interrupted (KeyboardInterrupt)"
+    snapshots.keep(nlp, stats.elapsed_time, stats.solution)
+    test_loss, test_accuracy = nlp.evaluate(stats.solution, "test")
+    return Outcome(
+        solver=settings.solver,
+        status=stats.status,
+        message=stats.message,
+        iterations=stats.iter,
+        epochs=nlp.epoch,
+        time=stats.elapsed_time,
+        counters=dict(stats.counters),
+        test_accuracy=test_accuracy,
+        test_loss=test_loss,
+        curve=snapshots.curve(nlp),
+        history=stats.history.as_dict(),
+    )
+
+
+_TITLES = (("solver", 11), ("status", 11), ("iter", 7), ("epochs", 6), ("f", 7), ("grad", 7), ("Hv", 7),
+           ("test acc", 8), ("time", 8))  # fmt: skip
+
+
+def _row(outcome: Outcome) -> str:
+    c = outcome.counters
+    cells = (
+        outcome.solver,
+        outcome.status,
+        outcome.iterations,
+        outcome.epochs,
+        c.get("neval_obj", 0),
+        c.get("neval_grad", 0),
+        c.get("neval_hprod", 0),
+        "-" if outcome.test_accuracy is None else f"{outcome.test_accuracy:.4f}",
+        f"{outcome.time:.1f}s",
+    )
+    return "  ".join(
+        f"{cell:<{width}}" if i < 2 else f"{cell:>{width}}"
+        for i, (cell, (_, width)) in enumerate(zip(cells, _TITLES))
+    )
+
+
+def table(outcomes: list[Outcome], common: RunSettings) -> None:
+    """Prints the comparison table (evaluations: f, gradient, Hessian-vector products)."""
+    print(flush=True)
+    print("  ".join(f"{t:<{w}}" if i < 2 else f"{t:>{w}}" for i, (t, w) in enumerate(_TITLES)))
+    for outcome in outcomes:
+        print(_row(outcome))
+    if common.dataset == "mnist" and common.model == "lenet5":
+        print(f"reference: {TUTORIAL}")
+    print(flush=True)
+
+
+def save(
+    folder: Path, common: RunSettings, args: argparse.Namespace, outcomes: list[Outcome], argv: list[str]
+) -> list[Path]:
+    """Writes ``compare.json`` and ``compare.png``; returns the paths written."""
+    record = {
+        "command": metrics.command_line(argv),
+        "settings": {**common.to_dict(), "solvers": list(args.solvers), "points": args.points},
+        "versions": metrics.versions(_backend.get(common.backend)),
+        "reference": TUTORIAL,
+        "results": {
+            o.solver: {
+                **{k: v for k, v in dataclasses.asdict(o).items() if k not in ("curve", "history")},
+                "curve": {"time": o.curve[0], "accuracy": o.curve[1]},
+                "history": o.history,
+            }
+            for o in outcomes
+        },
+    }
+    paths = [atomic.write_text(folder / NAME, jsonio.document(record, depth=3))]
+    title = f"{common.model} on {common.dataset}, batch {common.batch_size}"
+    plot = plots.compare_curves(
+        folder / PLOT,
+        {o.solver: o.curve for o in outcomes},
+        {o.solver: (o.history["time"], o.history["f"]) for o in outcomes},
+        title,
+    )
+    if plot is not None:
+        paths.append(plot)
+    return paths

@@ -1,0 +1,96 @@
+"""The solvers the command offers, and the defaults it adds to them.
+
+Names: every solver of ``solvers.METHODS``, plus ``trunk-lsr1``, the KnetNLPModels tutorial's name
+for trunk on an L-SR1 model of the Hessian (``nlpmodels.LSR1Model``), which is ``solvers.lsr1``.
+``trunk`` itself is Newton-CG with the network's exact Hessian-vector products.
+
+Defaults the command adds (shown in the header, saved with the settings; ``--option`` overrides them):
+
+- deterministic solvers (r2, lbfgs, trunk, lsr1): ``resample="iteration"``, a new minibatch after
+  every iteration, as the tutorial's callback did (with ``--full-batch`` an iteration is an epoch);
+- trunk: ``cg_max_iter=20``; the solver's own cap, max(2n, 50) inner iterations, would spend a whole
+  time budget in one inner solve on a network.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import solvers
+from minidnn.cli.errors import CommandError
+from solvers.minimize import DETERMINISTIC
+
+ALIASES = {"trunk-lsr1": "lsr1"}
+NAMES: tuple[str, ...] = tuple(solvers.METHODS) + tuple(ALIASES)
+"""Every solver name the command accepts."""
+
+TRUNK_CG_MAX_ITER = 20
+RESERVED = ("callback",)
+"""Options the command sets itself."""
+
+
+def method(name: str) -> str:
+    """The ``solvers.METHODS`` key behind a command-line solver name."""
+    return ALIASES.get(name, name)
+
+
+def is_deterministic(name: str) -> bool:
+    return method(name) in DETERMINISTIC
+
+
+def default_options(name: str) -> dict[str, Any]:
+    """The options the command adds for solver ``name`` (see the module docstring)."""
+    options: dict[str, Any] = {}
+    if is_deterministic(name):
+        options["resample"] = "iteration"
+    if method(name) == "trunk":
+        options["cg_max_iter"] = TRUNK_CG_MAX_ITER
+    return options
+
+
+def parameters(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The solver's own parameters with their defaults (from its signature), updated by ``options``."""
+    signature = inspect.signature(solvers.METHODS[method(name)])
+    defaults = {
+        key: p.default
+        for key, p in signature.parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is not inspect.Parameter.empty
+    }
+    return {**defaults, **options}
+
+
+def check_options(options: dict[str, Any]) -> None:
+    """Refuses the options the command sets itself."""
+    taken = sorted(set(options) & set(RESERVED))
+    if taken:
+        raise CommandError(f"the command sets {', '.join(taken)} itself; remove --option {taken[0]}=...")
+
+
+def solve(
+    nlp: Any, name: str, x0: Any, options: dict[str, Any], callback: Callable[..., None]
+) -> solvers.ExecutionStats:
+    """Runs solver ``name`` on ``nlp`` from ``x0``.
+
+    A TypeError or ValueError raised before the first callback (the solvers check every option
+    before evaluating anything) is the user's: it becomes a :class:`CommandError` with the
+    solver's own message, which lists the valid options.
+    """
+    check_options(options)
+    started = False
+
+    def watched(model: Any, solver: Any, stats: solvers.ExecutionStats) -> None:
+        nonlocal started
+        started = True
+        callback(model, solver, stats)
+
+    try:
+        return solvers.minimize(nlp, method(name), x0, callback=watched, **options)
+    except (TypeError, ValueError) as err:
+        if started:
+            raise
+        message = str(err)
+        if not message.startswith(method(name)):
+            message = f"{name}: {message}"
+        raise CommandError(message) from None

@@ -1,0 +1,83 @@
+"""The data, network and model of a run, built from its settings.
+
+Networks by preset (``minidnn.models.PRESETS``): ``mlp`` takes the data's image size as input,
+then the ``hidden`` sizes, then one output per class; ``lenet5`` takes ``activation`` and ``pool``;
+the other presets are built from the seed alone. Every fault (a missing file, a network that does
+not fit the images, an unavailable backend) becomes a :class:`CommandError` with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+
+import datasets
+from minidnn import backend as _backend
+from minidnn import models
+from minidnn.cli.errors import CommandError
+from minidnn.cli.settings import RunSettings
+from minidnn.layers import Sequential
+from nlpmodels import NeuralNetModel
+
+
+def load_split(settings: RunSettings, split: str) -> datasets.Dataset:
+    """One split of the run's data set; a missing or corrupt file is a CommandError saying where."""
+    try:
+        return datasets.load(settings.dataset, split, root=settings.data_dir, download=settings.download)
+    except datasets.DatasetError as err:
+        where = settings.data_dir or "$MINIDNN_DATA or the user cache folder"
+        hint = f"Give the folder that holds {settings.dataset}/ with --data-dir DIR (or set MINIDNN_DATA)"
+        if not settings.download:
+            hint += ", or leave out --no-download to fetch the files"
+        raise CommandError(
+            f"cannot load the {settings.dataset} {split} split (data folder: {where}): {err}\n{hint}."
+        ) from None
+
+
+def build_network(settings: RunSettings, data: datasets.Dataset) -> Sequential:
+    """The preset network of ``settings.model`` for images and classes like those of ``data``."""
+    name, seed = settings.model, settings.seed
+    try:
+        if name == "mlp":
+            sizes = (math.prod(data.image_shape), *settings.hidden, data.num_classes)
+            return models.mlp(sizes, activation=settings.activation, seed=seed)
+        if name == "lenet5":
+            return models.lenet5(seed=seed, activation=settings.activation, pool=settings.pool)
+        return models.PRESETS[name](seed=seed)
+    except (KeyError, ValueError) as err:
+        raise CommandError(f"cannot build model {name!r}: {err}") from None
+
+
+def describe_network(settings: RunSettings, network: Sequential) -> str:
+    """A one-line name of the network, e.g. ``mlp 64-64-10 (relu)``."""
+    if settings.model == "mlp":
+        sizes = [network.layout.shapes[0][1]] + [shape[0] for shape in network.layout.shapes[::2]]
+        return f"mlp {'-'.join(map(str, sizes))} ({settings.activation})"
+    if settings.model == "lenet5":
+        return f"lenet5 ({settings.activation}, {settings.pool} pooling)"
+    return settings.model
+
+
+def build_model(
+    settings: RunSettings, network: Sequential, train: datasets.Dataset, test: datasets.Dataset
+) -> NeuralNetModel:
+    """The NeuralNetModel of ``network`` on the data; a CommandError when they do not fit."""
+    try:
+        return NeuralNetModel(
+            network,
+            train,
+            test,
+            batch_size=settings.batch_size,
+            shuffle=True,
+            seed=settings.seed,
+            backend=settings.backend,
+            dtype=settings.dtype,
+            full_batch=settings.full_batch,
+            l2=settings.l2,
+        )
+    except _backend.BackendUnavailable as err:
+        raise CommandError(str(err)) from None
+    except (TypeError, ValueError) as err:
+        raise CommandError(
+            f"model {settings.model} does not fit the {settings.dataset} data "
+            f"(images {'x'.join(map(str, train.image_shape))}): {err}"
+        ) from None

@@ -1,0 +1,291 @@
+"""``minidnn train``: trains a network with one solver, shows live progress, and writes three files
+in the output folder:
+
+    checkpoint.npz   the flat vector, its layout, the settings, the history (:mod:`.checkpoint`)
+    metrics.json     settings, versions, per-iteration history, final test loss and accuracy
+    curves.png       objective and test accuracy against time and epochs (needs matplotlib)
+
+Order of work: settings, then the output folder is checked (nothing is loaded before it is known to
+be writable), data, model, solver run, final test evaluation, files, summary.
+
+Resuming (``--resume FILE``): the settings come from the checkpoint; flags given on the command line
+override them, except those that define the network and its data order
+(:data:`~minidnn.cli.settings.FIXED_ON_RESUME`). Budgets given on the command line (``--epochs``,
+``--max-time``, ``--max-iter``) are those of the resumed part; left out, the checkpoint's budgets
+apply again. Files go to the checkpoint's folder unless ``--out`` says otherwise; there the
+checkpoint, metrics and plot are replaced, with the history joined (:mod:`.history`). The model
+restarts at the first batch of the epoch in which the run stopped (the per-epoch shuffles are those
+of an uninterrupted run); the solver's own state (moments, quasi-Newton pairs, radius) starts afresh.
+
+Ctrl-C stops the solver (status ``user``); the checkpoint, metrics and plot of the run so far are
+written, the command says where and exits with 130. Ctrl-C before the first iteration saves nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import datasets
+import solvers
+from minidnn.cli import checkpoint as checkpoints
+from minidnn.cli import history, methods, metrics, outdir, plots, problem, progress
+from minidnn.cli.errors import INTERRUPTED, OK, CommandError
+from minidnn.cli.interrupts import sigint_ignored
+from minidnn.cli.settings import RunSettings, resolve
+from minidnn.layers import Sequential
+from nlpmodels import NeuralNetModel
+
+
+@dataclasses.dataclass
+class Session:
+    """Everything a training run works with."""
+
+    settings: RunSettings
+    folder: Path
+    test: datasets.Dataset
+    network: Sequential
+    nlp: NeuralNetModel
+    x0: Any
+    resumed: checkpoints.Checkpoint | None
+    source: Path | None
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> int:
+    """Runs ``minidnn train``; returns the exit code."""
+    source = Path(args.resume) if args.resume else None
+    resumed = checkpoints.load(source) if source else None
+    settings = resolve(args, resumed.settings if resumed else None)
+    if args.out is None:
+        folder = (
+            source.parent
+            if source
+            else outdir.default_folder(settings.dataset, settings.model, settings.solver)
+        )
+        settings.out = str(folder)
+    folder, created = outdir.prepare(settings.out)
+    try:
+        session = start(settings, folder, resumed, source)
+        stats = train(session)
+    except CommandError:
+        outdir.discard_if_empty(created)
+        raise
+    if stats is None:
+        outdir.discard_if_empty(created)
+        raise CommandError("interrupted before the first iteration: nothing was saved", INTERRUPTED)
+    interrupted = stats.status == "user"
+    test_loss, test_accuracy = final_evaluation(session, stats)
+    interrupted = interrupted or test_accuracy is None
+    with sigint_ignored():
+        saved = save(session, stats, test_loss, test_accuracy, argv)
+    summary(session, stats, test_loss, test_accuracy, saved)
+    if interrupted:
+        print(
+            f"interrupted (Ctrl-C): the run so far is saved in {folder}; "
+            f"continue it with: minidnn train --resume {saved[0]}",
+            flush=True,
+        )
+        return INTERRUPTED
+    return OK
+
+
+def start(
+    settings: RunSettings, folder: Path, resumed: checkpoints.Checkpoint | None, source: Path | None
+) -> Session:
+    """Loads the data, builds the model (at the checkpoint's vector and epoch) and prints the header."""
+    try:
+        train_data = problem.load_split(settings, "train")
+        test_data = problem.load_split(settings, "test")
+    except KeyboardInterrupt:
+        raise CommandError("interrupted while loading the data: nothing was saved", INTERRUPTED) from None
+    network = problem.build_network(settings, train_data)
+    nlp = problem.build_model(settings, network, train_data, test_data)
+    x0 = nlp.meta.x0
+    if resumed is not None:
+        checkpoints.check_layout(source, resumed, network)
+        x0 = nlp.meta.backend.to_device(resumed.vector, dtype=settings.dtype)
+        while nlp.epoch < int(resumed.state.get("epoch", 0)):
+            nlp.next_minibatch()
+    session = Session(settings, folder, test_data, network, nlp, x0, resumed, source)
+    header(session, train_data)
+    return session
+
+
+def header(session: Session, train_data: datasets.Dataset) -> None:
+    """Prints what is about to run."""
+    s, test = session.settings, session.test
+    shape = "x".join(map(str, train_data.image_shape))
+    items = [
+        ("data", f"{s.dataset}: {len(train_data):,} train / {len(test):,} test images of {shape}, "
+                 f"{train_data.num_classes} classes"),
+        ("model", f"{problem.describe_network(s, session.network)}: {session.network.nvar:,} parameters"),
+        ("solver", f"{s.solver} {_options_text(methods.parameters(s.solver, s.options))}".rstrip()),
+        ("batches", "full batch" if s.full_batch else f"{s.batch_size} samples, "
+                    f"{session.nlp.batches_per_epoch} per epoch, shuffled (seed {s.seed})"),
+        ("budget", budget_text(s)),
+        ("backend", f"{s.backend} {s.dtype} on {metrics.device_name(session.nlp.meta.backend)}"),
+        ("output", str(session.folder)),
+    ]  # fmt: skip
+    if session.resumed is not None:
+        state = session.resumed.state
+        items.append(
+            ("resumed", f"from {session.source} at iteration {state.get('iterations', 0)}, "
+                        f"epoch {state.get('epoch', 0)}")
+        )  # fmt: skip
+    print("minidnn train", flush=True)
+    progress.block(items)
+
+
+def budget_text(settings: RunSettings) -> str:
+    """The budget in words, e.g. ``30 epochs``."""
+    parts = []
+    if settings.epochs is not None:
+        parts.append(f"{settings.epochs} epochs")
+    if settings.max_time is not None:
+        parts.append(f"{settings.max_time:g} s of solver time")
+    if settings.max_iter is not None:
+        parts.append(f"{settings.max_iter} iterations")
+    return ", ".join(parts) + " (whichever comes first)" if len(parts) > 1 else (parts or ["none"])[0]
+
+
+def _options_text(options: dict[str, Any]) -> str:
+    return " ".join(f"{key}={_value_text(value)}" for key, value in options.items() if value is not None)
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def train(session: Session) -> solvers.ExecutionStats | None:
+    """Runs the solver with live progress; None when Ctrl-C came before the first iteration."""
+    state = session.resumed.state if session.resumed else {}
+    s = session.settings
+    tracker = progress.Progress(
+        s.progress,
+        iter_offset=int(state.get("iterations", 0)),
+        time_offset=float(state.get("time", 0.0)),
+        enabled=s.verbose == 0,
+    )
+    try:
+        return methods.solve(session.nlp, s.solver, session.x0, s.solver_options(), tracker)
+    except KeyboardInterrupt:
+        stats = tracker.stats
+        if stats is not None:
+            stats.status, stats.message = "user", "interrupted (KeyboardInterrupt)"
+        return stats
+
+
+def final_evaluation(session: Session, stats: solvers.ExecutionStats) -> tuple[float | None, float | None]:
+    """Test loss and accuracy at the solution; (None, None) when Ctrl-C cuts it short."""
+    try:
+        return session.nlp.evaluate(stats.solution, "test")
+    except KeyboardInterrupt:
+        return None, None
+
+
+def save(
+    session: Session,
+    stats: solvers.ExecutionStats,
+    test_loss: float | None,
+    test_accuracy: float | None,
+    argv: list[str],
+) -> list[Path]:
+    """Writes the checkpoint, the metrics and the plot; returns the paths written."""
+    s, nlp = session.settings, session.nlp
+    old = session.resumed
+    state0 = old.state if old else {}
+    iter_offset, time_offset = int(state0.get("iterations", 0)), float(state0.get("time", 0.0))
+    joined = history.join(old.history if old else {}, stats.history.as_dict(), iter_offset, time_offset)
+    this_run = {
+        "solver": s.solver,
+        "options": s.options,
+        "status": stats.status,
+        "message": stats.message,
+        "iterations": stats.iter,
+        "time": stats.elapsed_time,
+        "eval_time": stats.solver_specific.get("eval_time", 0.0),
+        "counters": stats.counters,
+        "first_iteration": iter_offset,
+    }
+    state = {
+        "iterations": iter_offset + stats.iter,
+        "epoch": nlp.epoch,
+        "time": time_offset + stats.elapsed_time,
+        "status": stats.status,
+        "message": stats.message,
+        "runs": [*state0.get("runs", []), this_run],
+    }
+    vector = nlp.meta.backend.to_host(stats.solution)
+    layout = checkpoints.layout_of(session.network)
+    paths = [
+        checkpoints.save(
+            session.folder / checkpoints.NAME, checkpoints.Checkpoint(vector, layout, s, state, joined)
+        )
+    ]
+    record = {
+        "command": metrics.command_line(argv),
+        "settings": s.to_dict(),
+        "solver_parameters": methods.parameters(s.solver, s.options),
+        "versions": metrics.versions(nlp.meta.backend),
+        "status": stats.status,
+        "message": stats.message,
+        "final": {
+            "test_accuracy": test_accuracy,
+            "test_loss": test_loss,
+            "objective": stats.objective,
+            "grad_norm": stats.dual_feas,
+            "iterations": state["iterations"],
+            "epochs": nlp.epoch,
+            "solver_time": state["time"],
+        },
+        "runs": state["runs"],
+        "history": joined,
+    }
+    paths.append(metrics.write(session.folder, record))
+    title = f"{s.solver} on {s.dataset}, {problem.describe_network(s, session.network)}"
+    plot = plots.run_curves(session.folder / "curves.png", joined, title)
+    if plot is not None:
+        paths.append(plot)
+    return paths
+
+
+def summary(
+    session: Session,
+    stats: solvers.ExecutionStats,
+    test_loss: float | None,
+    test_accuracy: float | None,
+    saved: list[Path],
+) -> None:
+    """Prints how the run ended and where its files are."""
+    counters = stats.counters
+    evaluations = (
+        f"f {counters.get('neval_obj', 0)}, grad {counters.get('neval_grad', 0)}, "
+        f"Hv {counters.get('neval_hprod', 0)}"
+    )
+    eval_time = stats.solver_specific.get("eval_time", 0.0)
+    total = ""
+    if session.resumed is not None:
+        total = f" ({int(session.resumed.state.get('iterations', 0)) + stats.iter} in all)"
+    test = (
+        "not measured (interrupted)"
+        if test_accuracy is None
+        else f"accuracy {test_accuracy:.4f}, loss {test_loss:.4f} ({len(session.test):,} images)"
+    )
+    items = [
+        ("status", f"{stats.status}: {stats.message}"),
+        (
+            "iterations",
+            f"{stats.iter}{total}, {session.nlp.epoch} epochs completed, evaluations {evaluations}",
+        ),
+        ("time", f"{stats.elapsed_time:.2f} s solver + {eval_time:.2f} s test evaluations"),
+        ("test", test),
+        ("saved", "  ".join(str(path) for path in saved)),
+    ]
+    print("done", flush=True)
+    progress.block(items)
+    if len(saved) < 3:
+        print(plots.NOTE, flush=True)
