@@ -9,7 +9,10 @@ Defaults the command adds (shown in the header, saved with the settings; ``--opt
 - deterministic solvers (r2, lbfgs, trunk, lsr1): ``resample="iteration"``, a new minibatch after
   every iteration, as the tutorial's callback did (with ``--full-batch`` an iteration is an epoch);
 - trunk: ``cg_max_iter=20``; the solver's own cap, max(2n, 50) inner iterations, would spend a whole
-  time budget in one inner solve on a network.
+  time budget in one inner solve on a network;
+- on minibatches (not ``--full-batch``): ``atol=0, rtol=0``, so the budget ends the run. A small
+  gradient on one minibatch says nothing about the training loss (a last batch of two samples is
+  fitted exactly within a few epochs), yet the first-order test would stop the run there.
 """
 
 from __future__ import annotations
@@ -40,9 +43,9 @@ def is_deterministic(name: str) -> bool:
     return method(name) in DETERMINISTIC
 
 
-def default_options(name: str) -> dict[str, Any]:
+def default_options(name: str, full_batch: bool = False) -> dict[str, Any]:
     """The options the command adds for solver ``name`` (see the module docstring)."""
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {} if full_batch else {"atol": 0.0, "rtol": 0.0}
     if is_deterministic(name):
         options["resample"] = "iteration"
     if method(name) == "trunk":

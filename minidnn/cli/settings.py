@@ -94,7 +94,7 @@ def resolve(args: argparse.Namespace, base: RunSettings | None = None) -> RunSet
             setattr(settings, name, None)
     inherited = base.options if base is not None and base.solver == settings.solver else {}
     settings.options = {
-        **methods.default_options(settings.solver),
+        **methods.default_options(settings.solver, settings.full_batch),
         **inherited,
         **({"lr": args.lr} if getattr(args, "lr", None) is not None else {}),
         **dict(getattr(args, "option", None) or ()),
