@@ -10,9 +10,12 @@ Defaults the command adds (shown in the header, saved with the settings; ``--opt
   every iteration, as the tutorial's callback did (with ``--full-batch`` an iteration is an epoch);
 - trunk: ``cg_max_iter=20``; the solver's own cap, max(2n, 50) inner iterations, would spend a whole
   time budget in one inner solve on a network;
-- on minibatches (not ``--full-batch``): ``atol=0, rtol=0``, so the budget ends the run. A small
-  gradient on one minibatch says nothing about the training loss (a last batch of two samples is
-  fitted exactly within a few epochs), yet the first-order test would stop the run there.
+- on minibatches (not ``--full-batch``): ``atol=0``, and ``rtol=0`` except for trunk and lsr1, so
+  the budget ends the run. A small gradient on one minibatch says nothing about the training loss
+  (a last batch of two samples is fitted exactly within a few epochs), yet the first-order test
+  ‖g‖ ≤ atol + rtol ‖g₀‖ would stop the run there. trunk and lsr1 keep their rtol, which also
+  floors the relative tolerance of their inner CG solves (as in JSOSolvers.jl): without it, CG
+  would run to its iteration cap once the forcing sequence has shrunk.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ NAMES: tuple[str, ...] = tuple(solvers.METHODS) + tuple(ALIASES)
 """Every solver name the command accepts."""
 
 TRUNK_CG_MAX_ITER = 20
+CG_SOLVERS = ("trunk", "lsr1")
+"""Solvers whose inner CG tolerance is floored at rtol."""
 RESERVED = ("callback",)
 """Options the command sets itself."""
 
@@ -45,7 +50,11 @@ def is_deterministic(name: str) -> bool:
 
 def default_options(name: str, full_batch: bool = False) -> dict[str, Any]:
     """The options the command adds for solver ``name`` (see the module docstring)."""
-    options: dict[str, Any] = {} if full_batch else {"atol": 0.0, "rtol": 0.0}
+    options: dict[str, Any] = {}
+    if not full_batch:
+        options["atol"] = 0.0
+        if method(name) not in CG_SOLVERS:
+            options["rtol"] = 0.0
     if is_deterministic(name):
         options["resample"] = "iteration"
     if method(name) == "trunk":
