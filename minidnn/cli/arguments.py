@@ -25,7 +25,9 @@ solvers: the stochastic ones (sgd momentum nesterov adagrad rmsprop adam) take o
 minibatch; the deterministic ones (r2 lbfgs trunk lsr1) move to the next minibatch after every
 iteration (resample=iteration). trunk uses the network's exact Hessian-vector products
 (cg_max_iter=20 by default); trunk-lsr1 (= lsr1) is trunk on an L-SR1 model, as in the
-KnetNLPModels tutorial. Other solver options: --option KEY=VALUE (e.g. --option mem=10).
+KnetNLPModels tutorial. On minibatches the gradient test is off (atol=0, and rtol=0 except
+for trunk and lsr1, whose rtol floors their inner CG tolerance): the budget ends the run.
+Other solver options: --option KEY=VALUE (e.g. --option mem=10 or --option atol=1e-5).
 """
 
 
@@ -47,7 +49,7 @@ def _train(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "train",
         help="train a network; with no arguments: an MLP on the shipped digits with Adam",
-        description="Train a network with one solver. With no arguments: an MLP 64-64-10 on the "
+        description="Train a network with one solver. With no arguments: an MLP 64-64-10 on the\n"
         "shipped 8x8 digits, Adam, batch 32, 30 epochs (a few seconds).",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -68,9 +70,16 @@ def _train(commands: argparse._SubParsersAction) -> None:
         const=True,
         help="use the whole training set as one batch (then an iteration is an epoch)",
     )
-    g.add_argument("--l2", type=values.nonnegative_float, help="weight decay: adds l2/2 ||x||^2 to the loss")
+    g.add_argument(
+        "--l2",
+        type=values.nonnegative_float,
+        metavar="L2",
+        help="weight decay: adds l2/2 ||x||^2 to the loss",
+    )
     b = p.add_argument_group("budget (0: no limit)")
-    b.add_argument("--epochs", type=values.nonnegative_int, help=f"epochs (default {DEFAULTS.epochs})")
+    b.add_argument(
+        "--epochs", type=values.nonnegative_int, metavar="N", help=f"epochs (default {DEFAULTS.epochs})"
+    )
     b.add_argument(
         "--max-time",
         type=values.nonnegative_float,
@@ -125,9 +134,9 @@ def _compare(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "compare",
         help="train one model with several solvers under the same time budget",
-        description="Train the same model (same initial weights, same batches) with several solvers, "
-        "each under the same solver-time budget; print a table and plot test accuracy against time. "
-        "The default reproduces the KnetNLPModels LeNet tutorial on MNIST (LeNet-5, batch 100, "
+        description="Train the same model (same initial weights, same batches) with several solvers,\n"
+        "each under the same solver-time budget; print a table and plot test accuracy against time.\n"
+        "The default reproduces the KnetNLPModels LeNet tutorial on MNIST (LeNet-5, batch 100,\n"
         "30 s each) and adds trunk with exact Hessian-vector products and adam.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -151,7 +160,11 @@ def _compare(commands: argparse._SubParsersAction) -> None:
         help="a solver option for all solvers, or for one with a SOLVER. prefix (repeatable)",
     )
     g.add_argument(
-        "--batch-size", type=values.positive_int, default=100, help="samples per minibatch (default 100)"
+        "--batch-size",
+        type=values.positive_int,
+        default=100,
+        metavar="N",
+        help="samples per minibatch (default 100)",
     )
     g.add_argument(
         "--max-time",
@@ -161,7 +174,11 @@ def _compare(commands: argparse._SubParsersAction) -> None:
         help="seconds of solver time per solver, evaluations excluded (default 30)",
     )
     g.add_argument(
-        "--epochs", type=values.nonnegative_int, default=0, help="epochs per solver (default 0: no limit)"
+        "--epochs",
+        type=values.nonnegative_int,
+        default=0,
+        metavar="N",
+        help="epochs per solver (default 0: no limit)",
     )
     g.add_argument(
         "--points",

@@ -93,7 +93,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     with sigint_ignored():
         saved = save(folder, common, args, outcomes, argv)
     table(outcomes, common)
-    print("saved   " + "  ".join(map(str, saved)), flush=True)
+    print(f"saved in {folder}/: {', '.join(path.name for path in saved)}", flush=True)
     if len(saved) < 2:
         print(plots.NOTE, flush=True)
     if interrupted:

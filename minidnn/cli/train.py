@@ -283,7 +283,7 @@ def summary(
         ),
         ("time", f"{stats.elapsed_time:.2f} s solver + {eval_time:.2f} s test evaluations"),
         ("test", test),
-        ("saved", "  ".join(str(path) for path in saved)),
+        ("saved", f"{session.folder}/: {', '.join(path.name for path in saved)}"),
     ]
     print("done", flush=True)
     progress.block(items)
