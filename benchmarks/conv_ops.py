@@ -2,8 +2,11 @@
 
 Milliseconds per call (best of repeated rounds) for the forward pass alone and for the forward pass
 plus the gradient: for the convolutions with respect to w and b, and, for the second layer, x; for
-max pooling with respect to x. The inputs are C-ordered NCHW arrays, as a user would pass them.
-PyTorch is timed on the same shapes when it imports (it is never a dependency of the project).
+max pooling with respect to x. Our inputs have the memory order the LeNet feeds them in: the
+images C-ordered NCHW, every later array batch-innermost as conv2d and pooling make them (see
+minidnn/ops/windows.py), except the gradient reaching the last pooling, which the flattening
+reshape makes C-ordered. PyTorch, timed on the same shapes when it imports (it is never a dependency
+of the project), gets C-ordered arrays, its own layout.
 
     python benchmarks/conv_ops.py [--keep-freed-memory]
 
@@ -28,11 +31,14 @@ from timing import best_time, machine, torch_or_none  # noqa: E402
 from minidnn import Tensor, grad, no_grad, ops  # noqa: E402
 
 BATCH = 128
-CONVS = [  # (label, x shape, w shape, gradient with respect to x too)
-    ("conv 5x5 1->20", (BATCH, 1, 28, 28), (20, 1, 5, 5), False),
-    ("conv 5x5 20->50", (BATCH, 20, 12, 12), (50, 20, 5, 5), True),
+CONVS = [  # (label, x shape, w shape, gradient with respect to x too, x batch-innermost)
+    ("conv 5x5 1->20", (BATCH, 1, 28, 28), (20, 1, 5, 5), False, False),
+    ("conv 5x5 20->50", (BATCH, 20, 12, 12), (50, 20, 5, 5), True, True),
 ]
-POOLS = [("max_pool 2x2 20ch", (BATCH, 20, 24, 24)), ("max_pool 2x2 50ch", (BATCH, 50, 8, 8))]
+POOLS = [  # (label, x shape, output gradient batch-innermost)
+    ("max_pool 2x2 20ch", (BATCH, 20, 24, 24), True),
+    ("max_pool 2x2 50ch", (BATCH, 50, 8, 8), False),
+]
 
 
 def arrays(*shapes: tuple[int, ...], seed: int = 0) -> list[np.ndarray]:
@@ -40,11 +46,17 @@ def arrays(*shapes: tuple[int, ...], seed: int = 0) -> list[np.ndarray]:
     return [rng.standard_normal(s, dtype=np.float32) for s in shapes]
 
 
-def minidnn_conv(x_shape, w_shape, wrt_x):
+def batch_innermost(a: np.ndarray) -> np.ndarray:
+    """The same (N, C, H, W) values with (C, H, W, N) memory."""
+    return np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+
+def minidnn_conv(x_shape, w_shape, wrt_x, x_inner):
     x, w, b = arrays(x_shape, w_shape, w_shape[:1])
+    x = batch_innermost(x) if x_inner else x
     xt, wt, bt = Tensor(x, requires_grad=wrt_x), Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)
     with no_grad():
-        gy = arrays(ops.conv2d(xt, wt, bt).shape, seed=1)[0]
+        gy = batch_innermost(arrays(ops.conv2d(xt, wt, bt).shape, seed=1)[0])
     wrt = [xt, wt, bt] if wrt_x else [wt, bt]
 
     def forward():
@@ -57,10 +69,10 @@ def minidnn_conv(x_shape, w_shape, wrt_x):
     return forward, backward
 
 
-def minidnn_pool(x_shape):
-    (x,) = arrays(x_shape)
-    xt = Tensor(x, requires_grad=True)
+def minidnn_pool(x_shape, gy_inner):
+    xt = Tensor(batch_innermost(arrays(x_shape)[0]), requires_grad=True)
     gy = arrays((x_shape[0], x_shape[1], x_shape[2] // 2, x_shape[3] // 2), seed=1)[0]
+    gy = batch_innermost(gy) if gy_inner else gy
 
     def forward():
         with no_grad():
@@ -133,11 +145,11 @@ def main() -> None:
         f"float32, batch {BATCH}, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, {allocator}"
         + ("" if torch else "; PyTorch absent")
     )
-    for label, x_shape, w_shape, wrt_x in CONVS:
+    for label, x_shape, w_shape, wrt_x, x_inner in CONVS:
         theirs = torch_conv(torch, x_shape, w_shape, wrt_x) if torch else None
-        report(label, minidnn_conv(x_shape, w_shape, wrt_x), theirs)
-    for label, x_shape in POOLS:
-        report(label, minidnn_pool(x_shape), torch_pool(torch, x_shape) if torch else None)
+        report(label, minidnn_conv(x_shape, w_shape, wrt_x, x_inner), theirs)
+    for label, x_shape, gy_inner in POOLS:
+        report(label, minidnn_pool(x_shape, gy_inner), torch_pool(torch, x_shape) if torch else None)
 
 
 if __name__ == "__main__":
