@@ -51,7 +51,7 @@ SCRIPTS: dict[str, tuple[str, Callable[[list[str]], list[str]]]] = {
     "hvp_ratio": ("HVP cost against the gradient", _containing("x gradient")),
     "model_overhead": ("NeuralNetModel over the bare network", _containing("overhead")),
     "conv_ops": ("convolution and pooling", _containing("minidnn/torch")),
-    "solver_cost": ("solver cost per iteration", _containing("ratio", "lbfgs", "trunk ")),
+    "solver_cost": ("solver cost per iteration", _containing("summary")),
     "datasets_load": ("data loading", _containing("best", "skipped")),
     "solvers_vs_scipy": ("iterations against SciPy", _scipy_ratios),
 }

@@ -156,7 +156,7 @@ def test_deterministic_solver_walks_through_batches(tmp_path, capsys):
     code = main(["train", "--solver", "trunk", "--epochs", "1", "--out", str(tmp_path / "run")])
     assert code == 0
     record = _strict_json(tmp_path / "run" / "metrics.json")
-    options = {"atol": 0.0, "resample": "iteration", "cg_max_iter": 20}
+    options = {"atol": 0.0, "rtol": 0.0, "resample": "iteration", "cg_max_iter": 20}
     assert record["settings"]["options"] == options
     assert record["final"]["epochs"] == 1 and record["runs"][0]["counters"]["neval_hprod"] > 0
 

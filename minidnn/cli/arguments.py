@@ -23,11 +23,10 @@ COMPARE_SOLVERS = ("r2", "lbfgs", "trunk-lsr1", "trunk", "adam")
 _EPILOG = """\
 solvers: the stochastic ones (sgd momentum nesterov adagrad rmsprop adam) take one step per
 minibatch; the deterministic ones (r2 lbfgs trunk lsr1) move to the next minibatch after every
-iteration (resample=iteration). trunk uses the network's exact Hessian-vector products
-(cg_max_iter=20 by default); trunk-lsr1 (= lsr1) is trunk on an L-SR1 model, as in the
-KnetNLPModels tutorial. On minibatches the gradient test is off (atol=0, and rtol=0 except
-for trunk and lsr1, whose rtol floors their inner CG tolerance): the budget ends the run.
-Other solver options: --option KEY=VALUE (e.g. --option mem=10 or --option atol=1e-5).
+iteration (resample=iteration). trunk uses the network's exact Hessian-vector products;
+trunk-lsr1 (= lsr1) is trunk on an L-SR1 model, as in the KnetNLPModels tutorial; both cap their
+inner CG at cg_max_iter=20. On minibatches the gradient test is off (atol=0, rtol=0): the budget
+ends the run. Other solver options: --option KEY=VALUE (e.g. --option mem=10 or --option atol=1e-5).
 """
 
 

@@ -8,14 +8,15 @@ Defaults the command adds (shown in the header, saved with the settings; ``--opt
 
 - deterministic solvers (r2, lbfgs, trunk, lsr1): ``resample="iteration"``, a new minibatch after
   every iteration, as the tutorial's callback did (with ``--full-batch`` an iteration is an epoch);
-- trunk: ``cg_max_iter=20``; the solver's own cap, max(2n, 50) inner iterations, would spend a whole
-  time budget in one inner solve on a network;
-- on minibatches (not ``--full-batch``): ``atol=0``, and ``rtol=0`` except for trunk and lsr1, so
-  the budget ends the run. A small gradient on one minibatch says nothing about the training loss
-  (a last batch of two samples is fitted exactly within a few epochs), yet the first-order test
-  ‖g‖ ≤ atol + rtol ‖g₀‖ would stop the run there. trunk and lsr1 keep their rtol, which also
-  floors the relative tolerance of their inner CG solves (as in JSOSolvers.jl): without it, CG
-  would run to its iteration cap once the forcing sequence has shrunk.
+- trunk and lsr1 (trunk-lsr1): ``cg_max_iter=20``. The solver's own cap, max(2n, 50) inner
+  iterations, would let one inner solve spend a whole time budget on a network; on an L-SR1 model
+  with ``mem`` pairs CG ends within 2 mem + 1 steps in exact arithmetic, so the cap only guards
+  against rounding there;
+- on minibatches (not ``--full-batch``): ``atol=0, rtol=0``, so the budget ends the run. A small
+  gradient on one minibatch says nothing about the training loss (a last batch of two samples is
+  fitted exactly within a few epochs), yet the first-order test ‖g‖ ≤ atol + rtol ‖g₀‖ would stop
+  the run there. (trunk's inner CG tolerance is floored at rtol, as in JSOSolvers.jl; with rtol=0
+  the cap above bounds the inner solves.)
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ ALIASES = {"trunk-lsr1": "lsr1"}
 NAMES: tuple[str, ...] = tuple(solvers.METHODS) + tuple(ALIASES)
 """Every solver name the command accepts."""
 
-TRUNK_CG_MAX_ITER = 20
+CG_MAX_ITER = 20
 CG_SOLVERS = ("trunk", "lsr1")
-"""Solvers whose inner CG tolerance is floored at rtol."""
+"""Solvers with inner CG solves."""
 RESERVED = ("callback",)
 """Options the command sets itself."""
 
@@ -50,15 +51,11 @@ def is_deterministic(name: str) -> bool:
 
 def default_options(name: str, full_batch: bool = False) -> dict[str, Any]:
     """The options the command adds for solver ``name`` (see the module docstring)."""
-    options: dict[str, Any] = {}
-    if not full_batch:
-        options["atol"] = 0.0
-        if method(name) not in CG_SOLVERS:
-            options["rtol"] = 0.0
+    options: dict[str, Any] = {} if full_batch else {"atol": 0.0, "rtol": 0.0}
     if is_deterministic(name):
         options["resample"] = "iteration"
-    if method(name) == "trunk":
-        options["cg_max_iter"] = TRUNK_CG_MAX_ITER
+    if method(name) in CG_SOLVERS:
+        options["cg_max_iter"] = CG_MAX_ITER
     return options
 
 
