@@ -1,11 +1,12 @@
-"""The command's exit codes and the error that carries a message to the user instead of a traceback."""
+"""The command's exit codes and the error that carries a message to the user instead of a traceback.
+
+An unexpected failure ends with Python's own traceback and exit code 1.
+"""
 
 from __future__ import annotations
 
 OK = 0
 """The command did what it was asked (whatever status the solver ended with)."""
-FAILED = 1
-"""An unexpected failure (a traceback is printed)."""
 USAGE = 2
 """Bad input: an unknown name, a bad option, missing data, an unwritable folder, a bad checkpoint."""
 INTERRUPTED = 130

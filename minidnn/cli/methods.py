@@ -46,6 +46,7 @@ def method(name: str) -> str:
 
 
 def is_deterministic(name: str) -> bool:
+    """True for the solvers that take whole iterations on one batch (r2, lbfgs, trunk, lsr1)."""
     return method(name) in DETERMINISTIC
 
 
