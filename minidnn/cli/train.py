@@ -72,6 +72,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     except CommandError:
         outdir.discard_if_empty(created)
         raise
+    except KeyboardInterrupt:
+        outdir.discard_if_empty(created)
+        raise CommandError("interrupted before training started: nothing was saved", INTERRUPTED) from None
     if stats is None:
         outdir.discard_if_empty(created)
         raise CommandError("interrupted before the first iteration: nothing was saved", INTERRUPTED)
@@ -95,11 +98,8 @@ def start(
     settings: RunSettings, folder: Path, resumed: checkpoints.Checkpoint | None, source: Path | None
 ) -> Session:
     """Loads the data, builds the model (at the checkpoint's vector and epoch) and prints the header."""
-    try:
-        train_data = problem.load_split(settings, "train")
-        test_data = problem.load_split(settings, "test")
-    except KeyboardInterrupt:
-        raise CommandError("interrupted while loading the data: nothing was saved", INTERRUPTED) from None
+    train_data = problem.load_split(settings, "train")
+    test_data = problem.load_split(settings, "test")
     network = problem.build_network(settings, train_data)
     nlp = problem.build_model(settings, network, train_data, test_data)
     x0 = nlp.meta.x0
