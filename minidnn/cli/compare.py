@@ -61,37 +61,17 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     per_solver = _solver_options(args.solvers, args.option)
     folder = Path(args.out) if args.out else outdir.default_folder("compare", common.dataset, common.model)
     folder, created = outdir.prepare(folder)
+    common.out = str(folder)
     try:
-        train_data = problem.load_split(common, "train")
-        test_data = problem.load_split(common, "test")
-        network = problem.build_network(common, train_data)
-        problem.build_model(common, network, train_data, test_data)
-    except KeyboardInterrupt:
-        outdir.discard_if_empty(created)
-        raise CommandError("interrupted while loading the data: nothing was saved", INTERRUPTED) from None
-    except CommandError:
+        train_data, test_data = _data(common, args.solvers)
+    except (CommandError, KeyboardInterrupt):
         outdir.discard_if_empty(created)
         raise
-    header(common, args, problem.describe_network(common, network), network.nvar, train_data, folder)
     outcomes: list[Outcome] = []
-    interrupted = False
-    for name in args.solvers:
-        settings = dataclasses.replace(common, solver=name, options=per_solver[name])
-        try:
-            outcome = run_one(settings, train_data, test_data, args.points)
-        except CommandError:
-            outdir.discard_if_empty(created)
-            raise
-        except KeyboardInterrupt:
-            interrupted = True
-            break
-        outcomes.append(outcome)
-        print(f"  {_row(outcome)}", flush=True)
-        if outcome.status == "user":
-            interrupted = True
-            break
-    with sigint_ignored():
-        saved = save(folder, common, args, outcomes, argv)
+    try:
+        interrupted = _run_solvers(common, per_solver, train_data, test_data, args.points, outcomes)
+    finally:
+        saved = _save_if_any(folder, created, common, args, outcomes, argv)
     table(outcomes, common)
     print(f"saved in {folder}/: {', '.join(path.name for path in saved)}", flush=True)
     if len(saved) < 2:
@@ -100,6 +80,56 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"interrupted (Ctrl-C): the results so far are saved in {folder}", flush=True)
         return INTERRUPTED
     return OK
+
+
+def _data(common: RunSettings, names: tuple[str, ...]) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """Loads both splits, checks that the model fits them, and prints the header."""
+    try:
+        train_data = problem.load_split(common, "train")
+        test_data = problem.load_split(common, "test")
+        network = problem.build_network(common, train_data)
+        problem.build_model(common, network, train_data, test_data)
+    except KeyboardInterrupt:
+        raise CommandError("interrupted while loading the data: nothing was saved", INTERRUPTED) from None
+    header(common, names, problem.describe_network(common, network), network.nvar, train_data)
+    return train_data, test_data
+
+
+def _run_solvers(
+    common: RunSettings,
+    per_solver: dict[str, dict[str, Any]],
+    train: datasets.Dataset,
+    test: datasets.Dataset,
+    points: int,
+    outcomes: list[Outcome],
+) -> bool:
+    """Runs each solver in turn, appending to ``outcomes``; True when Ctrl-C cut the comparison short."""
+    for name, options in per_solver.items():
+        try:
+            outcome = run_one(dataclasses.replace(common, solver=name, options=options), train, test, points)
+        except KeyboardInterrupt:
+            return True
+        outcomes.append(outcome)
+        print(f"  {_row(outcome)}", flush=True)
+        if outcome.status == "user":
+            return True
+    return False
+
+
+def _save_if_any(
+    folder: Path,
+    created: list[Path],
+    common: RunSettings,
+    args: argparse.Namespace,
+    outcomes: list[Outcome],
+    argv: list[str],
+) -> list[Path]:
+    """Saves the results (even when a later solver failed); with none, removes an empty new folder."""
+    if not outcomes:
+        outdir.discard_if_empty(created)
+        return []
+    with sigint_ignored():
+        return save(folder, common, args, outcomes, argv)
 
 
 def _solver_options(names: tuple[str, ...], entries: list[tuple[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -121,29 +151,22 @@ def _solver_options(names: tuple[str, ...], entries: list[tuple[str, Any]]) -> d
 
 
 def header(
-    common: RunSettings,
-    args: argparse.Namespace,
-    model: str,
-    nvar: int,
-    train: datasets.Dataset,
-    folder: Path,
+    common: RunSettings, names: tuple[str, ...], model: str, nvar: int, train: datasets.Dataset
 ) -> None:
     """Prints what is about to run."""
     budget = f"{common.max_time:g} s of solver time each" if common.max_time else "no time limit"
     if common.epochs:
         budget += f", at most {common.epochs} epochs"
     print("minidnn compare", flush=True)
+    device = metrics.device_name(_backend.get(common.backend))
     progress.block(
         [
             ("data", f"{common.dataset}: {len(train):,} train images, batch {common.batch_size}"),
             ("model", f"{model}: {nvar:,} parameters, the same initial weights for every solver"),
-            ("solvers", ", ".join(args.solvers)),
+            ("solvers", ", ".join(names)),
             ("budget", budget),
-            (
-                "backend",
-                f"{common.backend} {common.dtype} on {metrics.device_name(_backend.get(common.backend))}",
-            ),
-            ("output", str(folder)),
+            ("backend", f"{common.backend} {common.dtype} on {device}"),
+            ("output", str(common.out)),
         ]
     )
 
