@@ -8,25 +8,20 @@ minidnn/ops/windows.py), except the gradient reaching the last pooling, which th
 reshape makes C-ordered. PyTorch, timed on the same shapes when it imports (it is never a dependency
 of the project), gets C-ordered arrays, its own layout.
 
-    python benchmarks/conv_ops.py [--keep-freed-memory]
+    python benchmarks/conv_ops.py [--default-allocator]
 
-NumPy allocates a fresh array for every result, and glibc by default hands large freed blocks back
-to the kernel, which must zero the pages again on the next allocation: on the LeNet gradient that
-is about a third of the time. ``--keep-freed-memory`` raises glibc's mmap and trim thresholds
-(``mallopt``, the same as the environment variables MALLOC_MMAP_THRESHOLD_=33554432 and
-MALLOC_TRIM_THRESHOLD_=4000000000) so that freed memory is reused; it shows what the allocator costs.
+Freed host memory is kept for reuse (``minidnn.backend.retain_freed_host_memory``) unless
+``--default-allocator`` is given; the difference shows what glibc's default allocator costs.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
-import sys
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")  # before NumPy loads OpenBLAS: the 2-core target
 
 import numpy as np  # noqa: E402
-from timing import best_time, machine, torch_or_none  # noqa: E402
+from timing import best_time, configure_allocator, machine, torch_or_none  # noqa: E402
 
 from minidnn import Tensor, grad, no_grad, ops  # noqa: E402
 
@@ -126,19 +121,8 @@ def report(label: str, ours: tuple, theirs: tuple | None) -> None:
         print(text)
 
 
-def keep_freed_memory() -> str:
-    """Raises glibc's mmap threshold to its maximum (32 MiB) and its trim threshold to 4 GB."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return "allocator untouched (no glibc)"
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
-    ok = libc.mallopt(m_mmap_threshold, 32 * 2**20) and libc.mallopt(m_trim_threshold, 4 * 10**9)
-    return "glibc keeps freed memory" if ok else "mallopt refused"
-
-
 def main() -> None:
-    allocator = keep_freed_memory() if "--keep-freed-memory" in sys.argv[1:] else "default allocator"
+    allocator = configure_allocator()
     torch = torch_or_none()
     print(machine())
     print(

@@ -36,17 +36,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", nargs="?", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--repeat", type=int, default=7)
-    args = parser.parse_args()
-    print(f"python {platform.python_version()}, numpy {np.__version__}, "
-          f"{platform.machine()}, data in {args.root}")
+    args, _ = parser.parse_known_args()
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, "
+        f"{platform.machine()}, data in {args.root}"
+    )
     for name, split in (("mnist", "train"), ("mnist", "test"), ("fashion-mnist", "train")):
         if not (args.root / name).is_dir():
             print(f"{name:13s} {split:5s}  skipped: {args.root / name} is absent")
             continue
         seconds = time_load(args.root, name, split, args.repeat)
         data = datasets.load(name, split, root=args.root, download=False)
-        print(f"{name:13s} {split:5s}  n={len(data):6d}  best {min(seconds):.3f} s  "
-              f"median {statistics.median(seconds):.3f} s  ({args.repeat} runs)")
+        print(
+            f"{name:13s} {split:5s}  n={len(data):6d}  best {min(seconds):.3f} s  "
+            f"median {statistics.median(seconds):.3f} s  ({args.repeat} runs)"
+        )
 
 
 if __name__ == "__main__":

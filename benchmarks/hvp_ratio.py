@@ -3,13 +3,13 @@
 float32, batch 128, the network written with minidnn's primitives; both HVP modes are timed, and
 PyTorch CPU too when it is importable (double backward, and forward over reverse with torch.func).
 
-    python benchmarks/hvp_ratio.py
+    python benchmarks/hvp_ratio.py [--default-allocator]
 """
 
 from __future__ import annotations
 
 import numpy as np
-from timing import best_time, machine, torch_or_none
+from timing import best_time, configure_allocator, machine, torch_or_none
 
 import minidnn as md
 from minidnn import ops
@@ -96,7 +96,9 @@ def report(name: str, times: dict[str, float]) -> None:
 
 
 def main() -> None:
+    allocator = configure_allocator()
     print(machine())
+    print(allocator)
     print(f"MLP {'-'.join(map(str, SIZES))}, ReLU, softmax cross-entropy, float32, batch {BATCH}")
     params, x, y, vs = problem()
     report("minidnn", minidnn_times(params, x, y, vs))

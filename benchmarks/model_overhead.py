@@ -4,13 +4,13 @@ Bare network: forward, forward + backward, forward over reverse (HVP) on the sam
 network's own flat vector. Model: obj, grad, objgrad, hprod, each taking and returning flat vectors
 (the copy of x in, the gradient vector out, argument checks, the scalar transfer).
 
-    python benchmarks/model_overhead.py
+    python benchmarks/model_overhead.py [--default-allocator]
 """
 
 from __future__ import annotations
 
 import numpy as np
-from timing import best_time, machine
+from timing import best_time, configure_allocator, machine
 
 import minidnn as md
 from datasets import Dataset
@@ -21,6 +21,7 @@ BATCH = 128
 
 
 def main() -> None:
+    allocator = configure_allocator()
     rng = np.random.default_rng(0)
     x = rng.random((BATCH, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, BATCH)
@@ -52,6 +53,7 @@ def main() -> None:
         ("hprod", hvp, lambda: nlp.hprod(w, v)),
     ]
     print(machine())
+    print(allocator)
     print(f"LeNet {nlp.meta.nvar:,d} parameters, batch {BATCH}, float32; best of 7 rounds")
     for name, bare, through_model in pairs:
         times = [best_time(f, number=5) for f in (bare, through_model)]

@@ -5,13 +5,13 @@ the tiny MLP 10-10-10 at batch 1 (forward + backward, microseconds). The HVP is 
 through the flat parameter vector (what NeuralNetModel.hprod does). PyTorch, when importable, is
 timed on the same shapes with double backward and with torch.autograd.functional.hvp.
 
-    python benchmarks/networks.py
+    python benchmarks/networks.py [--default-allocator]
 """
 
 from __future__ import annotations
 
 import numpy as np
-from timing import best_time, machine, torch_or_none
+from timing import best_time, configure_allocator, machine, torch_or_none
 
 import minidnn as md
 from minidnn import losses, models
@@ -124,8 +124,10 @@ def row(label: str, ours: float, theirs: float | None, unit: str = "samples/s") 
 
 
 def main() -> None:
+    allocator = configure_allocator()
     torch = torch_or_none()
     print(machine())
+    print(allocator)
     print(
         f"float32, batch {BATCH}; ratio = minidnn speed / PyTorch speed"
         + ("" if torch else " (PyTorch absent)")

@@ -58,11 +58,11 @@ SCRIPTS: dict[str, tuple[str, Callable[[list[str]], list[str]]]] = {
 """Script name: (what it measures, how to pick its summary lines)."""
 
 
-def run(name: str, timeout: float) -> tuple[list[str], float]:
+def run(name: str, timeout: float, extra: list[str]) -> tuple[list[str], float]:
     """Runs ``benchmarks/<name>.py``, echoing its output as it comes; returns its lines and seconds."""
     start = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, str(HERE / f"{name}.py")],
+        [sys.executable, str(HERE / f"{name}.py"), *extra],
         cwd=HERE.parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -103,12 +103,18 @@ def main() -> None:
     parser.add_argument(
         "--timeout", type=float, default=900.0, help="seconds allowed per script (default 900)"
     )
+    parser.add_argument(
+        "--default-allocator",
+        action="store_true",
+        help="run every script under glibc's default allocator instead of retaining freed memory",
+    )
     args = parser.parse_args()
     chosen = [name.strip() for name in args.only.split(",")] if args.only else list(SCRIPTS)
     unknown = [name for name in chosen if name not in SCRIPTS]
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; valid: {', '.join(SCRIPTS)}")
     command = f"{sys.executable} benchmarks/run_all.py" + (f" --only {args.only}" if args.only else "")
+    command += " --default-allocator" if args.default_allocator else ""
     print(machine())
     print(versions())
     print(f"reproduce: cd {HERE.parent} && {command}")
@@ -119,7 +125,7 @@ def main() -> None:
         if not (HERE / f"{name}.py").is_file():
             print("absent in this checkout")
             continue
-        lines, seconds = run(name, args.timeout)
+        lines, seconds = run(name, args.timeout, ["--default-allocator"] if args.default_allocator else [])
         summaries[name] = (pick(lines) or ["(no summary lines)"], seconds)
     print("\n=== summary (minidnn beside PyTorch CPU and SciPy where they import)")
     for name, (lines, seconds) in summaries.items():

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from timing import best_time, machine, torch_or_none
+from timing import best_time, configure_allocator, machine, torch_or_none
 
 import datasets
 import solvers
@@ -140,8 +140,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.5, help="solver time per solver and model")
     args, _ = parser.parse_known_args()
+    allocator = configure_allocator()
     torch = torch_or_none()
     print(machine())
+    print(allocator)
     absent = "" if torch else " (PyTorch absent)"
     print("ms per iteration: all, in model evaluations, in the solver itself (the rest); "
           f"ratio = torch.optim step time / our solver part{absent}")  # fmt: skip

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable
 
 import numpy
+
+from minidnn.backend import retain_freed_host_memory
 
 
 def best_time(fn: Callable[[], object], number: int = 20, repeat: int = 7, warmup: int = 3) -> float:
@@ -39,3 +42,16 @@ def torch_or_none(threads: int = 2):
         return None
     torch.set_num_threads(threads)
     return torch
+
+
+def configure_allocator(argv: list[str] | None = None) -> str:
+    """Keeps freed host memory for reuse (``minidnn.backend.retain_freed_host_memory``) unless the
+    command line says ``--default-allocator``; returns a line saying which allocator the run used.
+    The setting is process-wide, so PyTorch, timed in the same process, runs under it too.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    if "--default-allocator" in argv:
+        return "allocator: glibc defaults (--default-allocator)"
+    if retain_freed_host_memory():
+        return "allocator: freed host memory retained (minidnn.backend.retain_freed_host_memory)"
+    return "allocator: defaults (not glibc)"

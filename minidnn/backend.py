@@ -24,6 +24,7 @@ tests can count them.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 from collections.abc import Callable, Sequence
 from types import ModuleType
@@ -410,6 +411,35 @@ def of(a: Any) -> Backend:
 
 
 get("numpy")
+
+
+# glibc's malloc.h: mallopt parameters, and the largest mmap threshold on 64-bit (HEAP_MAX_SIZE / 2).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD_MAX = 32 * 2**20
+
+
+def retain_freed_host_memory(trim_threshold: int = 2**30) -> bool:
+    """Lets the process keep freed host memory for reuse instead of returning it to the system (glibc).
+
+    NumPy allocates every large temporary afresh. glibc maps blocks above its mmap threshold with
+    new pages and unmaps them on free, and gives the top of the heap back above its trim threshold,
+    so a training step pays for the kernel zeroing fresh pages again and again: on the LeNet at
+    batch 128 about a quarter of a gradient and a third of an HVP (``benchmarks/networks.py``).
+    This raises the mmap threshold to its maximum (32 MiB) and the trim threshold to
+    ``trim_threshold`` bytes (``mallopt``). It is process-wide and lasts for the process: resident
+    memory stays near its peak. The command line and the benchmarks call it; a training script may.
+    Returns False, changing nothing, where the C library is not glibc.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+    except OSError:
+        return False
+    if not hasattr(libc, "gnu_get_libc_version") or not hasattr(libc, "mallopt"):
+        return False
+    mallopt = libc.mallopt
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    value = min(int(trim_threshold), 2**31 - 1)
+    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)) and bool(mallopt(_M_TRIM_THRESHOLD, value))
 
 
 def namespace(a: Any) -> ModuleType:
