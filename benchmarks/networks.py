@@ -1,9 +1,11 @@
 """Network throughput: gradient and Hessian-vector product, samples per second, beside PyTorch CPU.
 
 float32; MLP 784-300-100-10 and the LeNet of KnetNLPModels (431,080 parameters) at batch 128;
-the tiny MLP 10-10-10 at batch 1 (forward + backward, microseconds). The HVP is forward over reverse
-through the flat parameter vector (what NeuralNetModel.hprod does). PyTorch, when importable, is
-timed on the same shapes with double backward and with torch.autograd.functional.hvp.
+the tiny MLP 10-10-10 at batch 1 (forward + backward, microseconds). Our HVP is forward over reverse,
+the parameters carrying the tangent (what NeuralNetModel.hprod does); PyTorch's, when it imports,
+is double backward, and torch.autograd.functional.hvp for reference. Each product is timed per
+parameter (what a network library returns) and written into one flat vector (what an NLP model
+needs: our flat layout, torch.cat for PyTorch, as KnetNLPModels concatenates with vcat).
 
     python benchmarks/networks.py [--default-allocator]
 """
@@ -30,20 +32,22 @@ def minidnn_case(net, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     v = net.backend.to_device(np.random.default_rng(1).standard_normal(net.nvar), dtype="float32")
 
     def gradient():
-        loss = losses.softmax_cross_entropy(net(inputs, check=False), y, check=False)
-        return net.gradient_vector(md.grad(loss, params))
+        return md.grad(losses.softmax_cross_entropy(net(inputs, check=False), y, check=False), params)
 
     def hvp():
         net.set_tangent(v)
         try:
-            loss = losses.softmax_cross_entropy(net(inputs, check=False), y, check=False)
-            grads = md.grad(loss, params)
+            return [md.Tensor(g.tangent) for g in gradient()]
         finally:
             net.set_tangent(None)
-        return net.gradient_vector([md.Tensor(g.tangent) for g in grads])
 
     number = max(3, int(2e-2 / max(best_time(gradient, 1, 1, 1), 1e-6)))
-    return {"gradient": best_time(gradient, number), "hvp": best_time(hvp, number)}
+    return {
+        "gradient": best_time(gradient, number),
+        "gradient, flat": best_time(lambda: net.gradient_vector(gradient()), number),
+        "hvp": best_time(hvp, number),
+        "hvp, flat": best_time(lambda: net.gradient_vector(hvp()), number),
+    }
 
 
 def torch_case(torch, net_fn, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -64,13 +68,18 @@ def torch_case(torch, net_fn, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
         gs = torch.autograd.grad(torch.nn.functional.cross_entropy(net(xt), yt), params, create_graph=True)
         return torch.autograd.grad(gs, params, vs)
 
+    def flat(parts):
+        return torch.cat([p.reshape(-1) for p in parts])
+
     def functional_hvp():
         return torch.autograd.functional.hvp(loss_of, tuple(params), tuple(vs))
 
     number = max(3, int(2e-2 / max(best_time(gradient, 1, 1, 1), 1e-6)))
     return {
         "gradient": best_time(gradient, number),
+        "gradient, flat": best_time(lambda: flat(gradient()), number),
         "hvp": best_time(double_backward, number),
+        "hvp, flat": best_time(lambda: flat(double_backward()), number),
         "hvp (autograd.functional)": best_time(functional_hvp, number),
     }
 
@@ -113,11 +122,11 @@ def tiny_torch(torch) -> float:
 
 def row(label: str, ours: float, theirs: float | None, unit: str = "samples/s") -> None:
     if unit == "samples/s":
-        text = f"{label:34s} minidnn {BATCH / ours:9.0f}/s"
+        text = f"{label:42s} minidnn {BATCH / ours:9.0f}/s"
         if theirs is not None:
             text += f"   torch {BATCH / theirs:9.0f}/s   ratio {theirs / ours:5.2f}x"
     else:
-        text = f"{label:34s} minidnn {ours * 1e6:7.1f} us"
+        text = f"{label:42s} minidnn {ours * 1e6:7.1f} us"
         if theirs is not None:
             text += f"   torch {theirs * 1e6:7.1f} us   ratio {theirs / ours:5.2f}x"
     print(text)
@@ -140,11 +149,11 @@ def main() -> None:
         x, y = data(shape)
         ours = minidnn_case(build(), x, y)
         theirs = torch_case(torch, torch_build, x, y) if torch else {}
-        row(f"{name} gradient", ours["gradient"], theirs.get("gradient"))
-        row(f"{name} HVP", ours["hvp"], theirs.get("hvp"))
+        for key in ("gradient", "gradient, flat", "hvp", "hvp, flat"):
+            row(f"{name} {key.replace('hvp', 'HVP')}", ours[key], theirs.get(key))
         if theirs:
-            row(f"{name} HVP vs autograd.functional", ours["hvp"], theirs["hvp (autograd.functional)"])
-        print(f"{name:34s} HVP / gradient = {ours['hvp'] / ours['gradient']:.2f}")
+            row(f"{name} HVP vs autograd.functional.hvp", ours["hvp"], theirs["hvp (autograd.functional)"])
+        print(f"{name:42s} HVP / gradient = {ours['hvp'] / ours['gradient']:.2f}")
     row("tiny MLP 10-10-10 batch 1 fwd+bwd", tiny_minidnn(), tiny_torch(torch) if torch else None, unit="us")
 
 
