@@ -107,9 +107,7 @@ def _copy_to_temporary(source: BinaryIO, target: Path) -> Path:
     """
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-        )
+        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     except OSError as exc:
         raise DatasetError(f"{target.parent}: cannot write there ({exc.strerror or exc})") from exc
     temporary = Path(name)

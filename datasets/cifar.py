@@ -23,7 +23,16 @@ from datasets.dataset import Dataset, scale_pixels
 from datasets.errors import DatasetError
 
 CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 IMAGE_SHAPE = (3, 32, 32)
 PIXELS = 3 * 32 * 32
@@ -121,8 +130,7 @@ def _check_labels(labels: np.ndarray, path: Path) -> None:
     bad = np.flatnonzero((labels < 0) | (labels >= len(CLASSES)))
     if len(bad):
         raise DatasetError(
-            f"{path}: label {labels[bad[0]]} of record {bad[0]} is out of range "
-            f"0..{len(CLASSES) - 1}"
+            f"{path}: label {labels[bad[0]]} of record {bad[0]} is out of range 0..{len(CLASSES) - 1}"
         )
 
 

@@ -37,7 +37,10 @@ def sha256_of(path: Path) -> str:
 
 
 def download(
-    url: str, target: Path, sha256: str, size: int | None = None,
+    url: str,
+    target: Path,
+    sha256: str,
+    size: int | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Path:
     """Fetch ``url`` into ``target`` after checking its byte count and SHA-256; return ``target``.
@@ -49,14 +52,11 @@ def download(
     target = Path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-        )
+        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     except OSError as exc:
         raise DatasetError(
             f"cannot store {target.name} in {target.parent} ({exc.strerror or exc}); "
-            f"choose a writable root folder or place the file by hand: "
-            + _by_hand(url, target, sha256)
+            f"choose a writable root folder or place the file by hand: " + _by_hand(url, target, sha256)
         ) from exc
     temporary = Path(name)
     try:
@@ -69,9 +69,7 @@ def download(
     return target
 
 
-def _fetch(
-    url: str, out: BinaryIO, target: Path, sha256: str, timeout: float
-) -> tuple[int, str]:
+def _fetch(url: str, out: BinaryIO, target: Path, sha256: str, timeout: float) -> tuple[int, str]:
     """Stream the body of ``url`` into ``out``; return (bytes received, SHA-256 hex)."""
     _log.info("downloading %s to %s", url, target)
     digest = hashlib.sha256()
@@ -92,9 +90,7 @@ def _fetch(
     return received, digest.hexdigest()
 
 
-def _verify(
-    url: str, target: Path, sha256: str, size: int | None, received: int, digest: str
-) -> None:
+def _verify(url: str, target: Path, sha256: str, size: int | None, received: int, digest: str) -> None:
     """Raise DatasetError if the byte count or the digest of the body is not the pinned one."""
     if size is not None and received != size:
         fault = f"received {received} bytes, expected {size}"
@@ -106,9 +102,8 @@ def _verify(
 
 def _failure(url: str, target: Path, sha256: str, fault: str) -> str:
     """The message of a failed download."""
-    return (
-        f"downloading {target.name} from {url} failed: {fault}. Nothing was kept. "
-        + _by_hand(url, target, sha256)
+    return f"downloading {target.name} from {url} failed: {fault}. Nothing was kept. " + _by_hand(
+        url, target, sha256
     )
 
 

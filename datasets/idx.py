@@ -65,8 +65,7 @@ def parse_idx(data: bytes, path: Path) -> np.ndarray:
         )
     header_size = 4 + 4 * rank
     if len(data) < header_size:
-        raise DatasetError(f"{path}: truncated header ({len(data)} bytes, rank {rank} needs "
-                           f"{header_size})")
+        raise DatasetError(f"{path}: truncated header ({len(data)} bytes, rank {rank} needs {header_size})")
     shape = struct.unpack(f">{rank}I", data[4:header_size])
     dtype = _TYPE_CODES[code]
     expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
@@ -139,8 +138,7 @@ def load_idx_dataset(
     labels = read_idx_labels(labels_path)
     if len(images) != len(labels):
         raise DatasetError(
-            f"{images_path} holds {len(images)} images but {labels_path} holds "
-            f"{len(labels)} labels"
+            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels"
         )
     _check_label_range(labels, len(classes), labels_path)
     x = scale_pixels(images, 255)[:, np.newaxis]
@@ -152,6 +150,5 @@ def _check_label_range(labels: np.ndarray, num_classes: int, path: Path) -> None
     bad = np.flatnonzero(labels >= num_classes)
     if len(bad):
         raise DatasetError(
-            f"{path}: label {labels[bad[0]]} at index {bad[0]} is out of range "
-            f"0..{num_classes - 1}"
+            f"{path}: label {labels[bad[0]]} at index {bad[0]} is out of range 0..{num_classes - 1}"
         )

@@ -103,9 +103,7 @@ def _spec(name: str) -> IdxSpec | CifarSpec:
 
 def _load_idx(spec: IdxSpec, split: str, root: Path, download: bool, mirror: str | None) -> Dataset:
     """MNIST-like data: find or fetch the two IDX files of ``split`` and read them."""
-    images, labels = (
-        _locate(spec.name, remote, root, download, mirror) for remote in spec.splits[split]
-    )
+    images, labels = (_locate(spec.name, remote, root, download, mirror) for remote in spec.splits[split])
     dataset = load_idx_dataset(images, labels, spec.classes, spec.name, split)
     if dataset.image_shape[1:] != spec.image_shape:
         rows, cols = dataset.image_shape[1:]
@@ -131,9 +129,7 @@ def _locate(name: str, remote: RemoteFile, root: Path, download: bool, mirror: s
     return fetch(url, target, remote.sha256, remote.size)
 
 
-def _load_cifar(
-    spec: CifarSpec, split: str, root: Path, download: bool, mirror: str | None
-) -> Dataset:
+def _load_cifar(spec: CifarSpec, split: str, root: Path, download: bool, mirror: str | None) -> Dataset:
     """CIFAR-10: read the binary batches (or the Python ones); else extract the tarball."""
     binary = cifar.BINARY_FILES[split]
     extracted = root / spec.name / spec.folder
@@ -146,9 +142,7 @@ def _load_cifar(
             return cifar.read_cifar_python([folder / file for file in python], split, spec.name)
     tarball = _cifar_tarball(spec, root, download, mirror)
     members = {
-        f"{spec.folder}/{file}": extracted / file
-        for files in cifar.BINARY_FILES.values()
-        for file in files
+        f"{spec.folder}/{file}": extracted / file for files in cifar.BINARY_FILES.values() for file in files
     }
     extract_members(tarball, members)
     return cifar.read_cifar_binary([extracted / file for file in binary], split, spec.name)

@@ -185,8 +185,7 @@ def _checked_batch_size(batch_size: object, n: int) -> int:
         size = None
     if size is None or isinstance(batch_size, bool) or not 1 <= size <= n:
         raise DatasetError(
-            f"batch_size must be a whole number of samples in 1..{n} (the dataset's size), "
-            f"got {batch_size!r}"
+            f"batch_size must be a whole number of samples in 1..{n} (the dataset's size), got {batch_size!r}"
         )
     return size
 

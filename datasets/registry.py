@@ -53,24 +53,28 @@ MNIST = IdxSpec(
     splits={
         "train": (
             RemoteFile(
-                "train-images-idx3-ubyte.gz", 9_912_422,
+                "train-images-idx3-ubyte.gz",
+                9_912_422,
                 "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
                 "f68b3c2dcbeaaa9fbdd348bbdeb94873",
             ),
             RemoteFile(
-                "train-labels-idx1-ubyte.gz", 28_881,
+                "train-labels-idx1-ubyte.gz",
+                28_881,
                 "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
                 "d53e105ee54ea40749a09fcbcd1e9432",
             ),
         ),
         "test": (
             RemoteFile(
-                "t10k-images-idx3-ubyte.gz", 1_648_877,
+                "t10k-images-idx3-ubyte.gz",
+                1_648_877,
                 "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
                 "9fb629c4189551a2d022fa330f9573f3",
             ),
             RemoteFile(
-                "t10k-labels-idx1-ubyte.gz", 4_542,
+                "t10k-labels-idx1-ubyte.gz",
+                4_542,
                 "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
                 "ec29112dd5afa0611ce80d1b7f02629c",
             ),
@@ -82,31 +86,43 @@ MNIST = IdxSpec(
 FASHION_MNIST = IdxSpec(
     name="fashion-mnist",
     classes=(
-        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
     ),
     mirror="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     splits={
         "train": (
             RemoteFile(
-                "train-images-idx3-ubyte.gz", 26_421_880,
+                "train-images-idx3-ubyte.gz",
+                26_421_880,
                 "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
                 "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
             ),
             RemoteFile(
-                "train-labels-idx1-ubyte.gz", 29_515,
+                "train-labels-idx1-ubyte.gz",
+                29_515,
                 "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
                 "25c81989df183df01b3e8a0aad5dffbe",
             ),
         ),
         "test": (
             RemoteFile(
-                "t10k-images-idx3-ubyte.gz", 4_422_102,
+                "t10k-images-idx3-ubyte.gz",
+                4_422_102,
                 "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
                 "bef4ecab320f06d8554ea6380940ec79",
             ),
             RemoteFile(
-                "t10k-labels-idx1-ubyte.gz", 5_148,
+                "t10k-labels-idx1-ubyte.gz",
+                5_148,
                 "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
                 "bb300cfdad3c16e7a12a480ee83cd310",
             ),
@@ -119,16 +135,15 @@ CIFAR10 = CifarSpec(
     name="cifar10",
     mirror="https://www.cs.toronto.edu/~kriz/",
     archive=RemoteFile(
-        "cifar-10-binary.tar.gz", 170_052_171,
+        "cifar-10-binary.tar.gz",
+        170_052_171,
         "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd",
         "c32a1d4ab5d03f1284b67883e8d87530",
     ),
     folder="cifar-10-batches-bin",
 )
 
-SPECS: dict[str, IdxSpec | CifarSpec] = {
-    spec.name: spec for spec in (MNIST, FASHION_MNIST, CIFAR10)
-}
+SPECS: dict[str, IdxSpec | CifarSpec] = {spec.name: spec for spec in (MNIST, FASHION_MNIST, CIFAR10)}
 """The downloadable data sets by name (the shipped ``digits`` needs no entry)."""
 
 NAMES = ("digits", "mnist", "fashion-mnist", "cifar10")

@@ -90,8 +90,12 @@ def test_missing_binary_file_fails(tmp_path):
 
 
 def python_batch(path, labels, pixels, protocol=2):
-    batch = {b"batch_label": b"x", b"labels": [int(v) for v in labels],
-             b"data": pixels.reshape(len(labels), -1), b"filenames": [b"a"] * len(labels)}
+    batch = {
+        b"batch_label": b"x",
+        b"labels": [int(v) for v in labels],
+        b"data": pixels.reshape(len(labels), -1),
+        b"filenames": [b"a"] * len(labels),
+    }
     path.write_bytes(pickle.dumps(batch, protocol=protocol))
 
 

@@ -89,8 +89,7 @@ def test_good_file_is_verified_and_renamed_into_place(server, routes, tmp_path):
     ],
     ids=["truncated", "checksum-mismatch", "dropped-connection", "not-found"],
 )
-def test_failed_download_leaves_nothing_and_explains(server, routes, tmp_path, behaviour, body,
-                                                     fault):
+def test_failed_download_leaves_nothing_and_explains(server, routes, tmp_path, behaviour, body, fault):
     routes["/file.bin"] = (behaviour, body)
     url = f"{server.url}/file.bin"
     target = tmp_path / "file.bin"
@@ -160,7 +159,8 @@ def tiny_mnist(monkeypatch, tmp_path, routes):
     splits = {
         split: tuple(
             dataclasses.replace(
-                remote, size=len(bodies[remote.name]),
+                remote,
+                size=len(bodies[remote.name]),
                 sha256=hashlib.sha256(bodies[remote.name]).hexdigest(),
             )
             for remote in remotes
@@ -253,8 +253,7 @@ def tiny_cifar(monkeypatch, routes):
     archive = dataclasses.replace(
         registry.CIFAR10.archive, size=len(body), sha256=hashlib.sha256(body).hexdigest()
     )
-    monkeypatch.setitem(registry.SPECS, "cifar10", dataclasses.replace(registry.CIFAR10,
-                                                                        archive=archive))
+    monkeypatch.setitem(registry.SPECS, "cifar10", dataclasses.replace(registry.CIFAR10, archive=archive))
     routes["/kriz/cifar-10-binary.tar.gz"] = ("ok", body)
     return body, labels
 

@@ -113,8 +113,7 @@ def test_mutated_files_load_or_fail_cleanly(pair, compress, which, mutation):
     assert data.y.max(initial=0) <= 9
 
 
-@given(pair=idx_pairs(), compress=st.booleans(), which=st.sampled_from([0, 1]),
-       cut=st.integers(1, 10_000))
+@given(pair=idx_pairs(), compress=st.booleans(), which=st.sampled_from([0, 1]), cut=st.integers(1, 10_000))
 def test_truncated_files_always_fail(pair, compress, which, cut):
     images, labels = pair
     with tempfile.TemporaryDirectory() as folder:

@@ -12,8 +12,14 @@ from datasets import NAMES, DatasetError, data_root, load, mirror_url, write_idx
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    for variable in ("MINIDNN_DATA", "MINIDNN_MIRROR", "MINIDNN_MIRROR_MNIST",
-                     "MINIDNN_MIRROR_FASHION_MNIST", "MINIDNN_MIRROR_CIFAR10", "XDG_CACHE_HOME"):
+    for variable in (
+        "MINIDNN_DATA",
+        "MINIDNN_MIRROR",
+        "MINIDNN_MIRROR_MNIST",
+        "MINIDNN_MIRROR_FASHION_MNIST",
+        "MINIDNN_MIRROR_CIFAR10",
+        "XDG_CACHE_HOME",
+    ):
         monkeypatch.delenv(variable, raising=False)
     return monkeypatch
 
@@ -59,9 +65,7 @@ def test_root_defaults_to_the_user_cache(clean_env, tmp_path):
 
 def test_mirror_resolution_order(clean_env):
     assert mirror_url("mnist") == "https://ossci-datasets.s3.amazonaws.com/mnist/"
-    assert mirror_url("fashion-mnist") == (
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-    )
+    assert mirror_url("fashion-mnist") == ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/")
     assert mirror_url("cifar10") == "https://www.cs.toronto.edu/~kriz/"
     clean_env.setenv("MINIDNN_MIRROR", "https://example.org/data/")
     assert mirror_url("fashion-mnist") == "https://example.org/data/fashion-mnist/"
@@ -97,8 +101,18 @@ def test_wrong_image_size_for_the_dataset(clean_env, tmp_path):
 def test_fashion_mnist_class_names(clean_env, tmp_path):
     write_mnist(tmp_path / "fashion-mnist")
     data = load("fashion-mnist", "test", root=tmp_path, download=False)
-    assert data.classes == ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
-                            "Shirt", "Sneaker", "Bag", "Ankle boot")
+    assert data.classes == (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    )
 
 
 def cifar_files(folder, names, python=False):
@@ -116,9 +130,7 @@ def cifar_files(folder, names, python=False):
 BINARY_TRAIN = [f"data_batch_{k}.bin" for k in range(1, 6)]
 
 
-@pytest.mark.parametrize(
-    "where", ["cifar10/cifar-10-batches-bin", "cifar10", "cifar-10-batches-bin", "."]
-)
+@pytest.mark.parametrize("where", ["cifar10/cifar-10-batches-bin", "cifar10", "cifar-10-batches-bin", "."])
 def test_cifar_binary_layouts(clean_env, tmp_path, where):
     cifar_files(tmp_path / where, BINARY_TRAIN)
     data = load("cifar10", "train", root=tmp_path, download=False)

@@ -32,24 +32,24 @@ def test_files_match_the_pinned_and_published_checksums(shared_data, spec):
 def test_pinned_values_agree_with_the_source_notes(shared_data, spec):
     notes = (shared_data / spec.name / "SOURCE.md").read_text(encoding="utf-8")
     for remote in remotes(spec):
-        row = re.search(rf"^\| {re.escape(remote.name)} \| ([\d,]+) \| (\w+) \| (\w+) \|", notes,
-                        re.MULTILINE)
-        assert row is not None, remote.name
-        assert (int(row[1].replace(",", "")), row[2], row[3]) == (
-            remote.size, remote.md5, remote.sha256
+        row = re.search(
+            rf"^\| {re.escape(remote.name)} \| ([\d,]+) \| (\w+) \| (\w+) \|", notes, re.MULTILINE
         )
+        assert row is not None, remote.name
+        assert (int(row[1].replace(",", "")), row[2], row[3]) == (remote.size, remote.md5, remote.sha256)
 
 
 @pytest.fixture(scope="module")
 def mnist(shared_data):
-    return {split: load("mnist", split, root=shared_data, download=False)
-            for split in ("train", "test")}
+    return {split: load("mnist", split, root=shared_data, download=False) for split in ("train", "test")}
 
 
 @pytest.fixture(scope="module")
 def fashion(shared_data):
-    return {split: load("fashion-mnist", split, root=shared_data / "fashion-mnist",
-                        download=False) for split in ("train", "test")}
+    return {
+        split: load("fashion-mnist", split, root=shared_data / "fashion-mnist", download=False)
+        for split in ("train", "test")
+    }
 
 
 def check_common(data, n):
