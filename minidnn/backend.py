@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import math
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
@@ -195,9 +196,9 @@ class Backend:
         vals = xp.moveaxis(values, axis, -1)
         width = shape[axis]
         lead = idx.shape[:-1]
-        rows = xp.reshape(self.arange(_prod(lead), dtype=idx.dtype), lead + (1,))
+        rows = xp.reshape(self.arange(math.prod(lead), dtype=idx.dtype), lead + (1,))
         flat = xp.reshape(idx + rows * width, (-1,))
-        out = self.zeros((_prod(lead) * width,), dtype=values.dtype)
+        out = self.zeros((math.prod(lead) * width,), dtype=values.dtype)
         self.add_at(out, flat, xp.reshape(vals, (-1,)))
         out = xp.reshape(out, lead + (width,))
         return xp.moveaxis(out, -1, axis)
@@ -318,13 +319,6 @@ def is_basic_index(index: Any) -> bool:
     """True for indices made of ints, slices, ``None`` and ``...`` only (no repeats possible)."""
     items = index if isinstance(index, tuple) else (index,)
     return all(isinstance(i, int | slice) or i is None or i is Ellipsis for i in items)
-
-
-def _prod(shape: Sequence[int]) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 def _dtype_name(dtype: Any) -> str:

@@ -50,7 +50,9 @@ class MatMul(Function):
             return _op(da, ta) @ _op(self.b, tb)
         if da is None:
             return _op(self.a, ta) @ _op(db, tb)
-        return _op(da, ta) @ _op(self.b, tb) + _op(self.a, ta) @ _op(db, tb)
+        y = _op(da, ta) @ _op(self.b, tb)
+        y += _op(self.a, ta) @ _op(db, tb)  # both terms have the output's shape: add in place
+        return y
 
 
 def _op(x: Any, transpose: bool) -> Any:

@@ -42,9 +42,14 @@ class Linear(Function):
             y = dx @ self.w.mT
         if dw is not None:
             term = self.x @ dw.mT
-            y = term if y is None else y + term
+            if y is None:
+                y = term
+            else:
+                y += term
         if db is not None:
-            y = expand_tangent(db, self.y_shape) if y is None else y + db
+            if y is None:
+                return expand_tangent(db, self.y_shape)
+            y += db
         return y
 
 
