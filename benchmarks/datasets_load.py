@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/datasets_load.py [DATA_FOLDER] [--repeat N]
 
-DATA_FOLDER defaults to ``../shared/data`` beside the checkout; it must hold ``mnist/`` with the
+DATA_FOLDER defaults to ``$MINIDNN_DATA`` (the library's data root); it must hold ``mnist/`` with the
 four IDX gzip files. Each run reads and decompresses the files and builds the float32 dataset;
 the best and median of the runs are printed.
 """
@@ -10,6 +10,7 @@ the best and median of the runs are printed.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import time
@@ -17,9 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-import datasets
-
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from minidnn import datasets
 
 
 def time_load(root: Path, name: str, split: str, repeat: int) -> list[float]:
@@ -34,7 +33,8 @@ def time_load(root: Path, name: str, split: str, repeat: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("root", nargs="?", type=Path, default=DEFAULT_DATA)
+    default = os.environ.get("MINIDNN_DATA")
+    parser.add_argument("root", nargs="?" if default else None, type=Path, default=default)
     parser.add_argument("--repeat", type=int, default=7)
     args, _ = parser.parse_known_args()
     print(

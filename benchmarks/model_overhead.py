@@ -10,12 +10,12 @@ network's own flat vector. Model: obj, grad, objgrad, hprod, each taking and ret
 from __future__ import annotations
 
 import numpy as np
+from minidnn.datasets import Dataset
+from minidnn.nlpmodels import NeuralNetModel
 from timing import best_time, configure_allocator, machine
 
 import minidnn as md
-from datasets import Dataset
 from minidnn import losses, models
-from nlpmodels import NeuralNetModel
 
 BATCH = 128
 

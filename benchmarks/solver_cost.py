@@ -22,13 +22,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from minidnn.nlpmodels import NeuralNetModel
+from minidnn.solvers.minimize import DETERMINISTIC, STOCHASTIC
 from timing import best_time, configure_allocator, machine, torch_or_none
 
-import datasets
-import solvers
-from minidnn import models
-from nlpmodels import NeuralNetModel
-from solvers.minimize import DETERMINISTIC, STOCHASTIC
+from minidnn import datasets, models, solvers
 
 TIMED = ("obj", "grad", "objgrad", "hprod")
 TORCH_RULES = {"sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "adagrad": "Adagrad",

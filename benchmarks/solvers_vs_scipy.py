@@ -16,10 +16,10 @@ import warnings
 
 import numpy
 import scipy.optimize
+from minidnn.nlpmodels import to_scipy
+from minidnn.nlpmodels.problems import CLASSIC
 
-import solvers
-from nlpmodels import to_scipy
-from nlpmodels.problems import CLASSIC
+from minidnn import solvers
 
 TOL = 1e-6
 

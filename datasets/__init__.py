@@ -8,13 +8,13 @@ verified against pinned SHA-256 checksums). :class:`Minibatches` iterates over a
 seeded per-epoch shuffles. Every fault of the data raises :class:`DatasetError`.
 """
 
-from datasets.cifar import read_cifar_binary, read_cifar_python
-from datasets.dataset import Dataset
-from datasets.errors import DatasetError
-from datasets.idx import load_idx_dataset, read_idx, write_idx
-from datasets.loader import data_root, load, mirror_url
-from datasets.minibatches import Minibatches
-from datasets.registry import NAMES
+from minidnn.datasets.cifar import read_cifar_binary, read_cifar_python
+from minidnn.datasets.dataset import Dataset
+from minidnn.datasets.errors import DatasetError
+from minidnn.datasets.idx import load_idx_dataset, read_idx, write_idx
+from minidnn.datasets.loader import data_root, load, mirror_url
+from minidnn.datasets.minibatches import Minibatches
+from minidnn.datasets.registry import NAMES
 
 __all__ = [
     "NAMES",

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
 
-from datasets.errors import DatasetError
+from minidnn.datasets.errors import DatasetError
 
 
 def extract_members(archive: Path, members: Mapping[str, Path]) -> None:

@@ -18,9 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-
-from datasets.dataset import Dataset, scale_pixels
-from datasets.errors import DatasetError
+from minidnn.datasets.dataset import Dataset, scale_pixels
+from minidnn.datasets.errors import DatasetError
 
 CLASSES = (
     "airplane",

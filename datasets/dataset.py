@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from datasets.errors import DatasetError
+from minidnn.datasets.errors import DatasetError
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,9 +18,8 @@ import zlib
 from importlib import resources
 
 import numpy as np
-
-from datasets.dataset import Dataset, scale_pixels
-from datasets.errors import DatasetError
+from minidnn.datasets.dataset import Dataset, scale_pixels
+from minidnn.datasets.errors import DatasetError
 
 CLASSES = tuple(str(digit) for digit in range(10))
 FILE = "digits.csv.gz"
@@ -51,7 +50,7 @@ def is_test_sample(labels: np.ndarray) -> np.ndarray:
 
 def _read_table() -> np.ndarray:
     """The shipped table as uint8, checked: 1,797 rows, pixels 0..16, labels 0..9."""
-    source = resources.files("datasets").joinpath("data", FILE)
+    source = resources.files("minidnn.datasets").joinpath("data", FILE)
     try:
         text = gzip.decompress(source.read_bytes())
         table = np.loadtxt(io.BytesIO(text), delimiter=",", dtype=np.int64, ndmin=2)

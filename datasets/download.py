@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
-from datasets.errors import DatasetError
+from minidnn.datasets.errors import DatasetError
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds to wait for the server to connect or to send the next piece of the body."""

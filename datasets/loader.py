@@ -22,15 +22,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from datasets import cifar
-from datasets.archive import extract_members
-from datasets.dataset import Dataset
-from datasets.digits import load_digits
-from datasets.download import download as fetch
-from datasets.download import sha256_of
-from datasets.errors import DatasetError
-from datasets.idx import load_idx_dataset
-from datasets.registry import NAMES, SPECS, SPLITS, CifarSpec, IdxSpec, RemoteFile
+from minidnn.datasets import cifar
+from minidnn.datasets.archive import extract_members
+from minidnn.datasets.dataset import Dataset
+from minidnn.datasets.digits import load_digits
+from minidnn.datasets.download import download as fetch
+from minidnn.datasets.download import sha256_of
+from minidnn.datasets.errors import DatasetError
+from minidnn.datasets.idx import load_idx_dataset
+from minidnn.datasets.registry import NAMES, SPECS, SPLITS, CifarSpec, IdxSpec, RemoteFile
 
 
 def data_root(root: str | os.PathLike[str] | None = None) -> Path:

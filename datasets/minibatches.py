@@ -19,9 +19,8 @@ import operator
 from collections.abc import Callable, Iterator
 
 import numpy as np
-
-from datasets.dataset import Dataset
-from datasets.errors import DatasetError
+from minidnn.datasets.dataset import Dataset
+from minidnn.datasets.errors import DatasetError
 
 _ORDER_STREAM = 0
 _RANDOM_STREAM = 1

@@ -24,9 +24,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from nlpmodels.model import _into
-from nlpmodels.operator import symmetric_operator
-from nlpmodels.quasi_newton import QuasiNewtonModel, norm
+from minidnn.nlpmodels.model import _into
+from minidnn.nlpmodels.operator import symmetric_operator
+from minidnn.nlpmodels.quasi_newton import QuasiNewtonModel, norm
 
 
 class LBFGSModel(QuasiNewtonModel):

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from nlpmodels.quasi_newton import QuasiNewtonModel, norm
+from minidnn.nlpmodels.quasi_newton import QuasiNewtonModel, norm
 
 # Nocedal & Wright 2006, eq. (6.26): "r in (0, 1) is a small number, say r = 10^-8".
 SKIP_RATIO = 1e-8

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from minidnn.nlpmodels.meta import Counters, NLPModelMeta
+from minidnn.nlpmodels.operator import symmetric_operator
+
 from minidnn import backend as _backend
 from minidnn.backend import Backend
-from nlpmodels.meta import Counters, NLPModelMeta
-from nlpmodels.operator import symmetric_operator
 
 
 class NLPModel:

@@ -23,15 +23,15 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy
+from minidnn.datasets import Dataset, Minibatches
+from minidnn.nlpmodels.model import NLPModel
 
-from datasets import Dataset, Minibatches
 from minidnn import backend as _backend
 from minidnn import losses
 from minidnn.engine import grad as _grad_of
 from minidnn.layers import Sequential
 from minidnn.mode import no_grad
 from minidnn.tensor import Tensor
-from nlpmodels.model import NLPModel
 
 SPLITS = ("train", "test")
 

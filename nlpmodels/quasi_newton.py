@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nlpmodels.model import NLPModel
+from minidnn.nlpmodels.model import NLPModel
 
 
 class QuasiNewtonModel(NLPModel):

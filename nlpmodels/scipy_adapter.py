@@ -14,8 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy
-
-from nlpmodels.model import NLPModel
+from minidnn.nlpmodels.model import NLPModel
 
 
 def to_scipy(nlp: NLPModel, *, combined: bool = False) -> dict[str, Any]:

@@ -11,19 +11,19 @@ Common options (see :mod:`solvers.options`): ``atol``, ``rtol``, ``max_eval``, `
 deterministic family.
 """
 
-from solvers.adagrad import adagrad
-from solvers.adam import adam
-from solvers.history import History
-from solvers.lbfgs import lbfgs
-from solvers.lsr1 import lsr1
-from solvers.minimize import METHODS, minimize
-from solvers.momentum import momentum
-from solvers.nesterov import nesterov
-from solvers.r2 import r2
-from solvers.rmsprop import rmsprop
-from solvers.sgd import sgd
-from solvers.stats import STATUSES, ExecutionStats
-from solvers.trunk import trunk
+from minidnn.solvers.adagrad import adagrad
+from minidnn.solvers.adam import adam
+from minidnn.solvers.history import History
+from minidnn.solvers.lbfgs import lbfgs
+from minidnn.solvers.lsr1 import lsr1
+from minidnn.solvers.minimize import METHODS, minimize
+from minidnn.solvers.momentum import momentum
+from minidnn.solvers.nesterov import nesterov
+from minidnn.solvers.r2 import r2
+from minidnn.solvers.rmsprop import rmsprop
+from minidnn.solvers.sgd import sgd
+from minidnn.solvers.stats import STATUSES, ExecutionStats
+from minidnn.solvers.trunk import trunk
 
 __all__ = ["METHODS", "STATUSES", "ExecutionStats", "History", "minimize"]
 __all__ += ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "r2", "lbfgs", "trunk", "lsr1"]

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from solvers import checks
-from solvers.batches import Batches
-from solvers.driver import run
-from solvers.stats import ExecutionStats
-from solvers.stochastic import StochasticSolver
-from solvers.stopping import Budget
+from minidnn.solvers import checks
+from minidnn.solvers.batches import Batches
+from minidnn.solvers.driver import run
+from minidnn.solvers.stats import ExecutionStats
+from minidnn.solvers.stochastic import StochasticSolver
+from minidnn.solvers.stopping import Budget
 
 
 class Adam(StochasticSolver):

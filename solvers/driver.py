@@ -22,15 +22,15 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from solvers import options as _options
-from solvers import vectors
-from solvers.batches import Batches
-from solvers.history import History
-from solvers.logging import IterationLog
-from solvers.schedule import EvalCadence, Resample
-from solvers.solver import NonFinite, Solver
-from solvers.stats import STATUSES, UNKNOWN, ExecutionStats
-from solvers.stopping import Budget
+from minidnn.solvers import options as _options
+from minidnn.solvers import vectors
+from minidnn.solvers.batches import Batches
+from minidnn.solvers.history import History
+from minidnn.solvers.logging import IterationLog
+from minidnn.solvers.schedule import EvalCadence, Resample
+from minidnn.solvers.solver import NonFinite, Solver
+from minidnn.solvers.stats import STATUSES, UNKNOWN, ExecutionStats
+from minidnn.solvers.stopping import Budget
 
 
 def start_point(nlp: Any, x0: Any) -> Any:

@@ -18,15 +18,14 @@ import math
 from typing import Any
 
 import numpy
-
-from nlpmodels import LBFGSModel
-from solvers import checks
-from solvers.batches import Batches
-from solvers.driver import run
-from solvers.line_search import Line, LineSearchResult, armijo_wolfe, strong_wolfe
-from solvers.solver import Solver
-from solvers.stats import ExecutionStats
-from solvers.stopping import Budget
+from minidnn.nlpmodels import LBFGSModel
+from minidnn.solvers import checks
+from minidnn.solvers.batches import Batches
+from minidnn.solvers.driver import run
+from minidnn.solvers.line_search import Line, LineSearchResult, armijo_wolfe, strong_wolfe
+from minidnn.solvers.solver import Solver
+from minidnn.solvers.stats import ExecutionStats
+from minidnn.solvers.stopping import Budget
 
 LINE_SEARCHES = ("armijo_wolfe", "strong_wolfe")
 

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy
+from minidnn.solvers import vectors
 
 from minidnn.backend import Backend
-from solvers import vectors
 
 
 @dataclass

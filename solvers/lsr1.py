@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from nlpmodels import LSR1Model
-from solvers import checks
-from solvers.driver import run
-from solvers.stats import ExecutionStats
-from solvers.trunk import Trunk
+from minidnn.nlpmodels import LSR1Model
+from minidnn.solvers import checks
+from minidnn.solvers.driver import run
+from minidnn.solvers.stats import ExecutionStats
+from minidnn.solvers.trunk import Trunk
 
 
 class LSR1(Trunk):

@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from solvers.adagrad import adagrad
-from solvers.adam import adam
-from solvers.lbfgs import lbfgs
-from solvers.lsr1 import lsr1
-from solvers.momentum import momentum
-from solvers.nesterov import nesterov
-from solvers.r2 import r2
-from solvers.rmsprop import rmsprop
-from solvers.sgd import sgd
-from solvers.stats import ExecutionStats
-from solvers.trunk import trunk
+from minidnn.solvers.adagrad import adagrad
+from minidnn.solvers.adam import adam
+from minidnn.solvers.lbfgs import lbfgs
+from minidnn.solvers.lsr1 import lsr1
+from minidnn.solvers.momentum import momentum
+from minidnn.solvers.nesterov import nesterov
+from minidnn.solvers.r2 import r2
+from minidnn.solvers.rmsprop import rmsprop
+from minidnn.solvers.sgd import sgd
+from minidnn.solvers.stats import ExecutionStats
+from minidnn.solvers.trunk import trunk
 
 METHODS: dict[str, Callable[..., ExecutionStats]] = {
     "sgd": sgd,

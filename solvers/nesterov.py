@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from solvers.driver import run
-from solvers.momentum import Momentum
-from solvers.stats import ExecutionStats
+from minidnn.solvers.driver import run
+from minidnn.solvers.momentum import Momentum
+from minidnn.solvers.stats import ExecutionStats
 
 
 class Nesterov(Momentum):

@@ -24,14 +24,13 @@ import math
 from typing import Any
 
 import numpy
-
-from solvers import checks
-from solvers.batches import Batches
-from solvers.driver import run
-from solvers.solver import Solver
-from solvers.stats import ExecutionStats
-from solvers.stopping import Budget
-from solvers.trust_region import reductions
+from minidnn.solvers import checks
+from minidnn.solvers.batches import Batches
+from minidnn.solvers.driver import run
+from minidnn.solvers.solver import Solver
+from minidnn.solvers.stats import ExecutionStats
+from minidnn.solvers.stopping import Budget
+from minidnn.solvers.trust_region import reductions
 
 
 class R2(Solver):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-from solvers.batches import Batches
+from minidnn.solvers.batches import Batches
 
 RESAMPLE_CHOICES = (None, "iteration", "epoch", "an integer >= 1")
 EVAL_CHOICES = ("epoch", "an integer >= 1", None)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from solvers.driver import run
-from solvers.stats import ExecutionStats
-from solvers.stochastic import StochasticSolver
+from minidnn.solvers.driver import run
+from minidnn.solvers.stats import ExecutionStats
+from minidnn.solvers.stochastic import StochasticSolver
 
 
 class SGD(StochasticSolver):

@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
-from solvers import vectors
-from solvers.batches import Batches
-from solvers.logging import Column
-from solvers.stopping import Budget
+from minidnn.solvers import vectors
+from minidnn.solvers.batches import Batches
+from minidnn.solvers.logging import Column
+from minidnn.solvers.stopping import Budget
 
 
 class NonFinite(ArithmeticError):

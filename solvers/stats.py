@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from solvers.history import History
+from minidnn.solvers.history import History
 
 STATUSES: dict[str, str] = {
     "first_order": "first-order stationary point: the gradient norm is below the tolerance",

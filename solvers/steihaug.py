@@ -27,9 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from minidnn.solvers import vectors
+from minidnn.solvers.solver import NonFinite
+
 from minidnn.backend import Backend
-from solvers import vectors
-from solvers.solver import NonFinite
 
 CONVERGED = "converged"
 NEGATIVE_CURVATURE = "negative curvature"

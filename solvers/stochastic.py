@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from solvers import checks
-from solvers.batches import Batches
-from solvers.solver import Solver
-from solvers.stopping import Budget
+from minidnn.solvers import checks
+from minidnn.solvers.batches import Batches
+from minidnn.solvers.solver import Solver
+from minidnn.solvers.stopping import Budget
 
 
 class StochasticSolver(Solver):

@@ -23,16 +23,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy
-
-from nlpmodels import LSR1Model, QuasiNewtonModel
-from solvers import checks
-from solvers.batches import Batches
-from solvers.driver import run
-from solvers.solver import Solver
-from solvers.stats import ExecutionStats
-from solvers.steihaug import CGResult, truncated_cg
-from solvers.stopping import Budget
-from solvers.trust_region import Reductions, TrustRegion, initial_radius, reductions
+from minidnn.nlpmodels import LSR1Model, QuasiNewtonModel
+from minidnn.solvers import checks
+from minidnn.solvers.batches import Batches
+from minidnn.solvers.driver import run
+from minidnn.solvers.solver import Solver
+from minidnn.solvers.stats import ExecutionStats
+from minidnn.solvers.steihaug import CGResult, truncated_cg
+from minidnn.solvers.stopping import Budget
+from minidnn.solvers.trust_region import Reductions, TrustRegion, initial_radius, reductions
 
 
 @dataclass

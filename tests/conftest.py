@@ -1,4 +1,4 @@
-"""Shared test configuration: hypothesis profiles and the location of the real data sets.
+"""Test configuration: hypothesis profiles and where the real data sets are.
 
 Profiles: ``ci`` (the default: bounded examples, no deadline, so the suite stays under ten minutes
 on two cores) and ``thorough`` (many more examples). Pick one with ``HYPOTHESIS_PROFILE``.
@@ -25,12 +25,33 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA_VARIABLE = "MINIDNN_TEST_DATA"
+DATA_FILES = {
+    "mnist": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "SOURCE.md"),
+    "fashion-mnist": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                      "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "SOURCE.md"),
+    "uci-digits": ("digits.csv.gz",),
+}  # fmt: skip
+
+
+def real_data_folder(name: str) -> Path:
+    """The folder ``$MINIDNN_TEST_DATA/name`` with every file the tests read; skips the test otherwise.
+
+    The variable names a folder holding ``mnist/``, ``fashion-mnist/`` and ``uci-digits/`` with the
+    original files (``.ci/run`` sets it when such a folder is at hand).
+    """
+    root = os.environ.get(DATA_VARIABLE)
+    if not root:
+        pytest.skip(f"real data: set {DATA_VARIABLE} to a folder holding {name}/ to run this test")
+    folder = Path(root) / name
+    missing = [f for f in DATA_FILES[name] if not (folder / f).is_file()]
+    if missing:
+        pytest.skip(f"real data: {DATA_VARIABLE}={root} lacks {', '.join(f'{name}/{f}' for f in missing)}")
+    return folder
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The folder of real data sets beside the checkout; skips the test when it is absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data folder {SHARED_DATA} is absent (it sits beside the checkout)")
-    return SHARED_DATA
+def real_data():
+    """``real_data("mnist")`` gives that data set's folder of original files, or skips the test."""
+    return real_data_folder

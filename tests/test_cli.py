@@ -340,7 +340,7 @@ def test_console_script(trained, tmp_path):
 
 
 def test_importing_minidnn_loads_no_command_line(tmp_path):
-    prefixes = ("minidnn.cli", "nlpmodels", "solvers")
+    prefixes = ("minidnn.cli", "minidnn.datasets", "minidnn.nlpmodels", "minidnn.solvers")
     code = f"import sys, minidnn; print(sorted(m for m in sys.modules if m.startswith({prefixes!r})))"
     done = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), capture_output=True, text=True)
     assert done.stdout.strip() == "[]", done.stderr

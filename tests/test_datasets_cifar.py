@@ -11,10 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from datasets import DatasetError, read_cifar_binary, read_cifar_python
-from datasets.archive import extract_members
-from datasets.cifar import CLASSES, RECORD_SIZE
+from minidnn.datasets import DatasetError, read_cifar_binary, read_cifar_python
+from minidnn.datasets.archive import extract_members
+from minidnn.datasets.cifar import CLASSES, RECORD_SIZE
 
 
 def records(labels, pixels):

@@ -3,9 +3,8 @@
 from importlib import resources
 
 import numpy as np
-
-from datasets import load
-from datasets.digits import TEST_EVERY, is_test_sample
+from minidnn.datasets import load
+from minidnn.datasets.digits import TEST_EVERY, is_test_sample
 
 
 def test_loads_offline_with_the_documented_sizes(monkeypatch, tmp_path):
@@ -48,7 +47,7 @@ def test_first_image_is_the_first_row_of_the_file():
 
 
 def test_file_and_attribution_ship_in_the_package():
-    folder = resources.files("datasets").joinpath("data")
+    folder = resources.files("minidnn.datasets").joinpath("data")
     assert folder.joinpath("digits.csv.gz").is_file()
     text = folder.joinpath("DIGITS_ATTRIBUTION.txt").read_text(encoding="utf-8")
     for fact in ("Alpaydin", "Kaynak", "CC BY 4.0", "10.24432/C50P49", "UCI"):

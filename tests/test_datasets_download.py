@@ -13,9 +13,8 @@ import time
 
 import numpy as np
 import pytest
-
-from datasets import DatasetError, load, registry, write_idx
-from datasets.download import download
+from minidnn.datasets import DatasetError, load, registry, write_idx
+from minidnn.datasets.download import download
 
 GOOD = bytes(range(256)) * 40
 GOOD_SHA = hashlib.sha256(GOOD).hexdigest()

@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from datasets import DatasetError, load_idx_dataset, read_idx, write_idx
-from datasets.idx import read_idx_images, read_idx_labels
+from minidnn.datasets import DatasetError, load_idx_dataset, read_idx, write_idx
+from minidnn.datasets.idx import read_idx_images, read_idx_labels
 
 CLASSES = tuple("0123456789")
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from datasets import NAMES, DatasetError, data_root, load, mirror_url, write_idx
+from minidnn.datasets import NAMES, DatasetError, data_root, load, mirror_url, write_idx
 
 
 @pytest.fixture

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from datasets import Dataset, DatasetError, Minibatches
+from minidnn.datasets import Dataset, DatasetError, Minibatches
 
 
 def indexed(n):

@@ -1,4 +1,4 @@
-"""The real MNIST and Fashion-MNIST files beside the checkout (skipped when they are absent)."""
+"""The real MNIST and Fashion-MNIST files under ``$MINIDNN_TEST_DATA`` (skipped when absent)."""
 
 import hashlib
 import re
@@ -6,9 +6,8 @@ from importlib import resources
 
 import numpy as np
 import pytest
-
-from datasets import load, registry
-from datasets.download import sha256_of
+from minidnn.datasets import load, registry
+from minidnn.datasets.download import sha256_of
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -20,17 +19,17 @@ def remotes(spec):
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
-def test_files_match_the_pinned_and_published_checksums(shared_data, spec):
+def test_files_match_the_pinned_and_published_checksums(real_data, spec):
     for remote in remotes(spec):
-        path = shared_data / spec.name / remote.name
+        path = real_data(spec.name) / remote.name
         assert path.stat().st_size == remote.size, path
         assert sha256_of(path) == remote.sha256, path
         assert hashlib.md5(path.read_bytes()).hexdigest() == remote.md5, path
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
-def test_pinned_values_agree_with_the_source_notes(shared_data, spec):
-    notes = (shared_data / spec.name / "SOURCE.md").read_text(encoding="utf-8")
+def test_pinned_values_agree_with_the_source_notes(real_data, spec):
+    notes = (real_data(spec.name) / "SOURCE.md").read_text(encoding="utf-8")
     for remote in remotes(spec):
         row = re.search(
             rf"^\| {re.escape(remote.name)} \| ([\d,]+) \| (\w+) \| (\w+) \|", notes, re.MULTILINE
@@ -40,14 +39,15 @@ def test_pinned_values_agree_with_the_source_notes(shared_data, spec):
 
 
 @pytest.fixture(scope="module")
-def mnist(shared_data):
-    return {split: load("mnist", split, root=shared_data, download=False) for split in ("train", "test")}
+def mnist(real_data):
+    root = real_data("mnist").parent
+    return {split: load("mnist", split, root=root, download=False) for split in ("train", "test")}
 
 
 @pytest.fixture(scope="module")
-def fashion(shared_data):
+def fashion(real_data):
     return {
-        split: load("fashion-mnist", split, root=shared_data / "fashion-mnist", download=False)
+        split: load("fashion-mnist", split, root=real_data("fashion-mnist"), download=False)
         for split in ("train", "test")
     }
 
@@ -76,15 +76,15 @@ def test_fashion_mnist(fashion):
     assert fashion["train"].classes[9] == "Ankle boot"
 
 
-def test_mnist_from_its_own_folder_is_the_same(shared_data, mnist):
-    data = load("mnist", "test", root=shared_data / "mnist", download=False)
+def test_mnist_from_its_own_folder_is_the_same(real_data, mnist):
+    data = load("mnist", "test", root=real_data("mnist"), download=False)
     np.testing.assert_array_equal(data.x, mnist["test"].x)
     np.testing.assert_array_equal(data.y, mnist["test"].y)
 
 
-def test_shipped_digits_file_is_the_documented_copy(shared_data):
-    shipped = resources.files("datasets").joinpath("data", "digits.csv.gz").read_bytes()
-    original = (shared_data / "uci-digits" / "digits.csv.gz").read_bytes()
+def test_shipped_digits_file_is_the_documented_copy(real_data):
+    shipped = resources.files("minidnn.datasets").joinpath("data", "digits.csv.gz").read_bytes()
+    original = (real_data("uci-digits") / "digits.csv.gz").read_bytes()
     assert shipped == original
     assert hashlib.sha256(shipped).hexdigest() == (
         "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"

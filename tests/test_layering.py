@@ -1,7 +1,10 @@
-"""Dependencies point one way: datasets, minidnn -> nlpmodels -> solvers, never back.
+"""Dependencies point one way inside the ``minidnn`` namespace, with no exemption list.
 
-The command line (``minidnn.cli`` and ``python -m minidnn``) is the application on top of all four
-packages and the one place allowed to import them all; nothing in the library imports it.
+- the core (``minidnn/`` less ``cli``) imports none of ``datasets``, ``nlpmodels``, ``solvers``, ``cli``;
+- ``minidnn.datasets`` imports nothing else from the project;
+- ``minidnn.nlpmodels`` imports the core and ``minidnn.datasets``;
+- ``minidnn.solvers`` imports only the NLPModel contract (``minidnn.nlpmodels``) and ``minidnn.backend``;
+- ``minidnn.cli`` sits on top and may import everything; nothing imports it.
 """
 
 from __future__ import annotations
@@ -12,53 +15,83 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("datasets", "minidnn", "nlpmodels", "solvers")
-FORBIDDEN = {
-    "datasets": {"minidnn", "nlpmodels", "solvers"},
-    "minidnn": {"datasets", "nlpmodels", "solvers"},
-    "nlpmodels": {"solvers"},
-    "solvers": {"datasets"},
+CORE = "core"
+SUBPACKAGES = {"datasets": "datasets", "nlpmodels": "nlpmodels", "solvers": "solvers", "cli": "minidnn/cli"}
+ALLOWED = {
+    CORE: {CORE},
+    "datasets": {"datasets"},
+    "nlpmodels": {CORE, "datasets", "nlpmodels"},
+    "solvers": {"solvers", "nlpmodels", "minidnn.backend"},
+    "cli": {CORE, "datasets", "nlpmodels", "solvers", "cli"},
 }
-APPLICATION = ("minidnn/cli", "minidnn/__main__.py")
 
 
-def imported_packages(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
+APPLICATION = ("minidnn/cli/", "minidnn/__main__.py")
+
+
+def folder_files(part: str) -> list[Path]:
+    """The files of one part; ``python -m minidnn`` (``__main__.py``) belongs to the command line."""
+    if part == CORE:
+        files = (ROOT / "minidnn").rglob("*.py")
+        return sorted(p for p in files if not p.relative_to(ROOT).as_posix().startswith(APPLICATION))
+    if part == "cli":
+        return [*sorted((ROOT / "minidnn/cli").rglob("*.py")), ROOT / "minidnn/__main__.py"]
+    return sorted((ROOT / SUBPACKAGES[part]).rglob("*.py"))
+
+
+def part_of(module: str) -> str | None:
+    """The part of the project a module name belongs to, or None outside the project."""
+    names = module.split(".")
+    if names[0] in SUBPACKAGES and names[0] != "cli":
+        raise AssertionError(f"top-level import of {module!r}: use minidnn.{module}")
+    if names[0] != "minidnn":
+        return None
+    if len(names) > 1 and names[1] in SUBPACKAGES:
+        return names[1]
+    if module == "minidnn.backend":
+        return "minidnn.backend"
+    return CORE
+
+
+def imported_parts(path: Path) -> set[str]:
+    """Every part of the project a file imports; ``from minidnn import x`` counts x's part."""
     found = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
-            found.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module.split(".")[0])
-    return found
+            found.update(part_of(alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "minidnn":
+                found.update(part_of(f"minidnn.{alias.name}") for alias in node.names)
+            else:
+                found.add(part_of(node.module))
+        elif isinstance(node, ast.ImportFrom) and node.level > 0:
+            raise AssertionError(f"{path}: relative import; the layering test reads absolute ones")
+    return found - {None}
 
 
-def library_files(package: str) -> list[Path]:
-    files = sorted((ROOT / package).rglob("*.py"))
-    return [f for f in files if not str(f.relative_to(ROOT)).startswith(APPLICATION)]
+@pytest.mark.parametrize("part", [CORE, *SUBPACKAGES])
+def test_imports_point_one_way(part):
+    offenders = {}
+    for path in folder_files(part):
+        found = imported_parts(path)
+        if part != "solvers":  # the backend is part of the core; solvers may use it alone
+            found = {CORE if name == "minidnn.backend" else name for name in found}
+        bad = sorted(found - ALLOWED[part])
+        if bad:
+            offenders[str(path.relative_to(ROOT))] = bad
+    assert offenders == {}
 
 
-@pytest.mark.parametrize("package", PACKAGES)
-def test_no_import_points_backwards(package):
-    offenders = {
-        str(path.relative_to(ROOT)): sorted(imported_packages(path) & FORBIDDEN[package])
-        for path in library_files(package)
+def test_every_project_file_is_checked():
+    checked = {p for part in [CORE, *SUBPACKAGES] for p in folder_files(part)}
+    every = {
+        p for folder in ("minidnn", "datasets", "nlpmodels", "solvers") for p in (ROOT / folder).rglob("*.py")
     }
-    assert {k: v for k, v in offenders.items() if v} == {}
+    assert every == checked
 
 
-def test_solvers_see_the_array_backend_but_not_networks():
-    for path in library_files("solvers"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("minidnn"):
-                assert node.module == "minidnn.backend", f"{path.name} imports {node.module}"
-            if isinstance(node, ast.Import):
-                assert not any(a.name.startswith("minidnn") for a in node.names), path.name
-
-
-def test_nothing_in_the_library_imports_the_command_line():
-    for package in PACKAGES:
-        for path in library_files(package):
+def test_nothing_in_the_library_names_the_command_line():
+    for part in (CORE, "datasets", "nlpmodels", "solvers"):
+        for path in folder_files(part):
             text = path.read_text()
             assert "minidnn.cli" not in text and "minidnn import cli" not in text, path

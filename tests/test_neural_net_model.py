@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from minidnn.datasets import Dataset, DatasetError
+from minidnn.nlpmodels import NeuralNetModel
 
-from datasets import Dataset, DatasetError
 from minidnn import backend, layers, models
-from nlpmodels import NeuralNetModel
 
 
 def synthetic(n: int = 23, classes: int = 3, shape=(1, 4, 4), seed: int = 0, split: str = "train") -> Dataset:
@@ -293,10 +293,10 @@ def test_non_finite_images_are_refused_once_at_construction():
 def test_scipy_trains_a_small_mlp_on_the_shipped_digits_through_to_scipy(method, options):
     import warnings
 
+    from minidnn.nlpmodels import to_scipy
     from scipy.optimize import minimize
 
-    import datasets
-    from nlpmodels import to_scipy
+    from minidnn import datasets
 
     train, test = datasets.load("digits"), datasets.load("digits", split="test")
     nlp = NeuralNetModel(

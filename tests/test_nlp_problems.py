@@ -12,12 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from scipy.special import logsumexp
-
-import datasets
-from minidnn import backend as backends
-from nlpmodels import NLPModel
-from nlpmodels.problems import (
+from minidnn.nlpmodels import NLPModel
+from minidnn.nlpmodels.problems import (
     CLASSIC,
     extended_powell,
     extended_rosenbrock,
@@ -25,6 +21,10 @@ from nlpmodels.problems import (
     quadratic,
     rosenbrock,
 )
+from scipy.special import logsumexp
+
+from minidnn import backend as backends
+from minidnn import datasets
 
 BACKENDS = ["numpy", "array-api-strict"]
 DTYPES = ["float64", "float32"]

@@ -5,12 +5,11 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from minidnn.nlpmodels import LBFGSModel, LSR1Model, NLPModel, QuasiNewtonModel
+from minidnn.nlpmodels.operator import DeviceLinearOperator
+from minidnn.nlpmodels.problems import extended_rosenbrock, quadratic
 from scipy.sparse.linalg import LinearOperator
 from test_nlp_problems import BACKENDS, DTYPES, bad_vectors, check_contract, device, host, vectors
-
-from nlpmodels import LBFGSModel, LSR1Model, NLPModel, QuasiNewtonModel
-from nlpmodels.operator import DeviceLinearOperator
-from nlpmodels.problems import extended_rosenbrock, quadratic
 
 MODELS = [LBFGSModel, LSR1Model]
 TOL = {"float64": 1e-9, "float32": 2e-3}

@@ -5,11 +5,10 @@ import math
 
 import numpy as np
 import pytest
+from minidnn.nlpmodels import LSR1Model, NLPModel, to_scipy
+from minidnn.nlpmodels.problems import CLASSIC, logistic_regression, rosenbrock
 from scipy.optimize import minimize
 from test_nlp_problems import BACKENDS, DTYPES, TINY, host
-
-from nlpmodels import LSR1Model, NLPModel, to_scipy
-from nlpmodels.problems import CLASSIC, logistic_regression, rosenbrock
 
 # MGH problem 2: from its standard start, Newton-type methods reach the local minimizer with this value.
 FREUDENSTEIN_ROTH_LOCAL = 48.98425367924

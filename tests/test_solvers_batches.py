@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy
 import pytest
+from minidnn.nlpmodels import LBFGSModel, LSR1Model
 from test_solvers_doubles import MinibatchLogistic
 
-import solvers
-from nlpmodels import LBFGSModel, LSR1Model
+from minidnn import solvers
 
 DETERMINISTIC = ("r2", "lbfgs", "trunk", "lsr1")
 

@@ -8,15 +8,15 @@ import re
 
 import numpy
 import pytest
+from minidnn.nlpmodels import LSR1Model
+from minidnn.nlpmodels.problems import rosenbrock
+from minidnn.solvers.history import BASE_COLUMNS
+from minidnn.solvers.stats import STATUSES, ExecutionStats
+from minidnn.solvers.stopping import Budget
 from test_solvers_doubles import MinibatchLogistic, NoHessian, Poisoned, Quadratic
 
-import solvers
 from minidnn import backend as backends
-from nlpmodels import LSR1Model
-from nlpmodels.problems import rosenbrock
-from solvers.history import BASE_COLUMNS
-from solvers.stats import STATUSES, ExecutionStats
-from solvers.stopping import Budget
+from minidnn import solvers
 
 ALL = tuple(solvers.METHODS)
 DETERMINISTIC = ("r2", "lbfgs", "trunk", "lsr1")

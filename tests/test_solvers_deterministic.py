@@ -10,15 +10,15 @@ import warnings
 import numpy
 import pytest
 import scipy.optimize
+from minidnn.nlpmodels import LBFGSModel, LSR1Model, to_scipy
+from minidnn.nlpmodels.problems import CLASSIC, rosenbrock
+from minidnn.solvers.line_search import Line, armijo_wolfe, strong_wolfe
+from minidnn.solvers.steihaug import BOUNDARY, CONVERGED, MAX_ITER, NEGATIVE_CURVATURE, truncated_cg
+from minidnn.solvers.trust_region import TrustRegion, initial_radius, reductions
 from test_solvers_doubles import Quadratic
 
-import solvers
 from minidnn import backend as backends
-from nlpmodels import LBFGSModel, LSR1Model, to_scipy
-from nlpmodels.problems import CLASSIC, rosenbrock
-from solvers.line_search import Line, armijo_wolfe, strong_wolfe
-from solvers.steihaug import BOUNDARY, CONVERGED, MAX_ITER, NEGATIVE_CURVATURE, truncated_cg
-from solvers.trust_region import TrustRegion, initial_radius, reductions
+from minidnn import solvers
 
 TOL = 1e-6
 NUMPY = backends.get("numpy")

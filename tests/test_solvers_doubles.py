@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy
 import pytest
+from minidnn.nlpmodels import NLPModel
+from minidnn.nlpmodels.problems import rosenbrock
 
 from minidnn import backend as backends
-from nlpmodels import NLPModel
-from nlpmodels.problems import rosenbrock
 
 
 @dataclass

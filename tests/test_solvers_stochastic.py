@@ -9,8 +9,8 @@ import numpy
 import pytest
 from test_solvers_doubles import MinibatchLogistic, Quadratic
 
-import solvers
 from minidnn import backend as backends
+from minidnn import solvers
 
 STOCHASTIC = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 

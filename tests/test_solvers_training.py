@@ -9,11 +9,9 @@ LeNet-5 with Adam reaches at least 98% test accuracy in 3 epochs (skipped withou
 from __future__ import annotations
 
 import pytest
+from minidnn.nlpmodels import NeuralNetModel
 
-import datasets
-import solvers
-from minidnn import models
-from nlpmodels import NeuralNetModel
+from minidnn import datasets, models, solvers
 
 STOCHASTIC = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
 DETERMINISTIC = {"r2": {}, "lbfgs": {}, "trunk": {"cg_max_iter": 20}, "lsr1": {}}
@@ -49,8 +47,8 @@ def test_trunk_with_exact_hessian_products_uses_them(digits):
     assert stats.counters["neval_hprod"] > stats.iter
 
 
-def test_lenet5_with_adam_reaches_98_percent_on_mnist_in_3_epochs(shared_data):
-    root = shared_data / "mnist"
+def test_lenet5_with_adam_reaches_98_percent_on_mnist_in_3_epochs(real_data):
+    root = real_data("mnist")
     train = datasets.load("mnist", root=root, download=False)
     test = datasets.load("mnist", split="test", root=root, download=False)
     nlp = NeuralNetModel(models.lenet5(seed=0), train, test, batch_size=100)

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-import datasets
 import minidnn
-from minidnn import backend, models
+from minidnn import backend, datasets, models
 from minidnn.cli import methods, values
 from minidnn.cli.settings import RunSettings
 

@@ -22,8 +22,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import datasets
 from minidnn import backend as _backend
+from minidnn import datasets
 from minidnn.cli import atomic, jsonio, methods, metrics, outdir, plots, problem, progress
 from minidnn.cli.errors import INTERRUPTED, OK, CommandError
 from minidnn.cli.interrupts import sigint_ignored

@@ -25,9 +25,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-import solvers
+from minidnn import solvers
 from minidnn.cli.errors import CommandError
-from solvers.minimize import DETERMINISTIC
+from minidnn.solvers.minimize import DETERMINISTIC
 
 ALIASES = {"trunk-lsr1": "lsr1"}
 NAMES: tuple[str, ...] = tuple(solvers.METHODS) + tuple(ALIASES)

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import math
 
-import datasets
 from minidnn import backend as _backend
-from minidnn import models
+from minidnn import datasets, models
 from minidnn.cli.errors import CommandError
 from minidnn.cli.settings import RunSettings
 from minidnn.layers import Sequential
-from nlpmodels import NeuralNetModel
+from minidnn.nlpmodels import NeuralNetModel
 
 
 def load_split(settings: RunSettings, split: str) -> datasets.Dataset:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from solvers import ExecutionStats
+from minidnn.solvers import ExecutionStats
 
 _COLUMNS = (("epoch", 7), ("iter", 8), ("f(x)", 11), ("||g||", 9), ("test acc", 9), ("time", 9))
 

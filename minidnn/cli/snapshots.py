@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from solvers import ExecutionStats
+from minidnn.solvers import ExecutionStats
 
 
 class Snapshots:

@@ -28,15 +28,14 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import datasets
-import solvers
+from minidnn import datasets, solvers
 from minidnn.cli import checkpoint as checkpoints
 from minidnn.cli import history, methods, metrics, outdir, plots, problem, progress
 from minidnn.cli.errors import INTERRUPTED, OK, CommandError
 from minidnn.cli.interrupts import sigint_ignored
 from minidnn.cli.settings import RunSettings, resolve
 from minidnn.layers import Sequential
-from nlpmodels import NeuralNetModel
+from minidnn.nlpmodels import NeuralNetModel
 
 
 @dataclasses.dataclass

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from nlpmodels.problems.base import ClassicProblem
-from nlpmodels.problems.least_squares import LeastSquaresProblem
-from nlpmodels.problems.logistic import LogisticRegression, logistic_regression
-from nlpmodels.problems.mgh import (
+from minidnn.nlpmodels.problems.base import ClassicProblem
+from minidnn.nlpmodels.problems.least_squares import LeastSquaresProblem
+from minidnn.nlpmodels.problems.logistic import LogisticRegression, logistic_regression
+from minidnn.nlpmodels.problems.mgh import (
     Beale,
     BrownBadlyScaled,
     FreudensteinRoth,
@@ -28,9 +28,9 @@ from nlpmodels.problems.mgh import (
     helical_valley,
     woods,
 )
-from nlpmodels.problems.powell import ExtendedPowell, extended_powell, powell_singular
-from nlpmodels.problems.quadratic import Quadratic, quadratic
-from nlpmodels.problems.rosenbrock import (
+from minidnn.nlpmodels.problems.powell import ExtendedPowell, extended_powell, powell_singular
+from minidnn.nlpmodels.problems.quadratic import Quadratic, quadratic
+from minidnn.nlpmodels.problems.rosenbrock import (
     ChainedRosenbrock,
     ExtendedRosenbrock,
     extended_rosenbrock,

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy
+from minidnn.nlpmodels.model import NLPModel
 
 from minidnn import backend as _backend
 from minidnn.backend import Backend
-from nlpmodels.model import NLPModel
 
 
 class ClassicProblem(NLPModel):

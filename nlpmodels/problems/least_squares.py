@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from nlpmodels.problems.base import ClassicProblem
+from minidnn.nlpmodels.problems.base import ClassicProblem
 
 
 def assemble(xp: Any, like: Any, rows: Sequence[Sequence[Any]]) -> Any:

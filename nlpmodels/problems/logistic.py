@@ -18,9 +18,9 @@ import math
 from typing import Any
 
 import numpy
+from minidnn.nlpmodels.problems.base import ClassicProblem
 
 from minidnn.backend import Backend
-from nlpmodels.problems.base import ClassicProblem
 
 # The default l2 weight: small enough not to change the fit much on [0, 1] features, large enough to
 # make the problem strongly convex (a project choice, not a published constant).

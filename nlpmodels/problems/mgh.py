@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from minidnn.nlpmodels.problems.least_squares import LeastSquaresProblem, assemble
+
 from minidnn.backend import Backend
-from nlpmodels.problems.least_squares import LeastSquaresProblem, assemble
 
 
 class FreudensteinRoth(LeastSquaresProblem):

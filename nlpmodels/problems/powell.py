@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from minidnn.nlpmodels.problems.base import ClassicProblem, positive_int
+
 from minidnn.backend import Backend
-from nlpmodels.problems.base import ClassicProblem, positive_int
 
 
 class ExtendedPowell(ClassicProblem):

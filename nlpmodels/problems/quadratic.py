@@ -15,9 +15,9 @@ import math
 from typing import Any
 
 import numpy
+from minidnn.nlpmodels.problems.base import ClassicProblem, positive_int
 
 from minidnn.backend import Backend
-from nlpmodels.problems.base import ClassicProblem, positive_int
 
 
 def _hessian(n: int, condition: float, rng: numpy.random.Generator) -> numpy.ndarray:

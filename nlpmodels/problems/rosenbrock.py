@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from minidnn.nlpmodels.problems.base import ClassicProblem, positive_int
+
 from minidnn.backend import Backend
-from nlpmodels.problems.base import ClassicProblem, positive_int
 
 
 def _start(n: int) -> list[float]:
