@@ -13,8 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+
+try:
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+except ImportError as err:  # pragma: no cover - exercised in a subprocess by the tests
+    raise ImportError(
+        "minidnn.testing needs hypothesis, which the test extra installs: pip install 'minidnn[test]'"
+    ) from err
 
 from minidnn.function import Function
 from minidnn.tensor import Tensor
