@@ -232,7 +232,8 @@ def _host_values(owner: _backend.Backend, data: Any) -> Any:
 
 
 def _dtype_name(dtype: Any) -> str:
-    return getattr(dtype, "name", None) or str(dtype)
+    """ "float32" for NumPy's and CuPy's dtypes and for array-api-strict's ``array_api_strict.float32``."""
+    return getattr(dtype, "name", None) or str(dtype).rsplit(".", 1)[-1]
 
 
 def _is_floating(owner: _backend.Backend, data: Any) -> bool:
