@@ -5,8 +5,8 @@ file's bytes: a file that is byte for byte a published gzip (pinned size and SHA
 :mod:`datasets.registry`) has that file's pinned content checksum, and a file that is not gzip is
 its own content. Only a gzip that is no published one (a re-compressed copy, or a stranger) is
 decompressed and hashed again. Identities are cached per (path, size, modification and change
-times, inode), so a process checks each file once; reading MNIST's training images costs one SHA-256 of the
-9.9 MB gzip the first time.
+times, inode), so a process checks each file once: for MNIST's training split, one SHA-256 of
+the two gzip files (10 MB, about 20 ms here) beside a load of about 0.5 s.
 """
 
 from __future__ import annotations
@@ -59,11 +59,6 @@ def describe(identity: str) -> str | None:
         if remote.content_sha256 == identity:
             return f"{name}'s {remote.name}"
     return None
-
-
-def is_published(path: Path, remote: RemoteFile) -> bool:
-    """True when ``path`` holds the content of ``remote`` (compressed as published, or not)."""
-    return content_identity(path) == remote.content_sha256
 
 
 def _published_contents() -> dict[tuple[int, str], str]:

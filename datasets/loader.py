@@ -34,7 +34,7 @@ from minidnn.datasets.digits import load_digits
 from minidnn.datasets.download import download as fetch
 from minidnn.datasets.download import sha256_of
 from minidnn.datasets.errors import DatasetError
-from minidnn.datasets.identity import content_identity, describe, is_published
+from minidnn.datasets.identity import content_identity, describe
 from minidnn.datasets.idx import load_idx_dataset
 from minidnn.datasets.registry import NAMES, SPECS, SPLITS, CifarSpec, IdxSpec, RemoteFile
 
@@ -128,9 +128,10 @@ def _locate(name: str, remote: RemoteFile, root: Path, download: bool, mirror: s
         for candidate in (folder / remote.name, folder / plain):
             if not candidate.is_file():
                 continue
-            if is_published(candidate, remote):
+            identity = content_identity(candidate)
+            if identity == remote.content_sha256:
                 return candidate
-            holds = describe(content_identity(candidate))
+            holds = describe(identity)
             if folder == root / name or holds is None:
                 raise DatasetError(_not_the_file(candidate, name, remote, holds))
             passed_over.append(f"{candidate} holds {holds}")
