@@ -162,6 +162,8 @@ def test_flat_features_fit_an_mlp_and_a_dense_first_network():
     for network in (models.mlp([4, 5, 3]), Sequential(Dense(4, 3))):
         nlp = NeuralNetModel(network, data, batch_size=10)
         assert np.isfinite(nlp.obj(nlp.meta.x0))
+    with pytest.raises(ValueError, match="read-only"):
+        nlp.train_data.x[0, 0] = np.nan  # the data a model checked once cannot change under it
 
 
 # -- train_test_split --------------------------------------------------------------------------------
