@@ -1,4 +1,4 @@
-"""The in-memory data set: images as float32 NCHW in [0, 1] and integer labels 0..C-1."""
+"""The in-memory data set: float32 samples and their labels (classification) or targets (regression)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,23 @@ from minidnn.datasets.errors import DatasetError
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """A labelled image data set held in memory.
+    """A data set held in memory, immutable once built.
 
     Attributes:
-        x: float32 images, shape (N, C, H, W) (batch first, channels first), values in [0, 1].
-        y: int64 labels, shape (N,), each in 0..len(classes)-1.
-        classes: the class names; label ``k`` means ``classes[k]``.
+        x: float32 samples, batch first: images N x C x H x W (channels first) or feature
+            vectors N x D. The readers give pixels in [0, 1].
+        y: for classification, int64 labels of shape (N,), each in 0..len(classes)-1; for
+            regression (``classes == ()``), float32 targets of shape (N,) or (N, K), finite.
+        classes: the class names, label ``k`` meaning ``classes[k]``; empty for regression.
         name: the data set's name, e.g. ``"mnist"``.
         split: ``"train"`` or ``"test"`` (any string for user-built data sets).
 
-    The shapes, dtypes and label range are checked on construction and a fault raises
-    :class:`DatasetError`. The pixel range is not re-scanned (the readers produce it by
-    construction).
+    Construction checks dtypes, shapes (N >= 1, no empty axis), the label range and finite targets,
+    and raises :class:`DatasetError` on a fault. It then makes ``x`` and ``y`` read-only: the data
+    set takes ownership of the arrays it is given (:func:`datasets.from_arrays` hands it copies), so
+    what a model computes from it cannot change behind its back (writing raises NumPy's "assignment
+    destination is read-only"). The pixel range and finiteness of ``x`` are not re-scanned here: the
+    readers produce them by construction and ``from_arrays`` checks them.
     """
 
     x: np.ndarray
@@ -32,50 +37,80 @@ class Dataset:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", tuple(self.classes))
-        _check_images(self.x, self.name)
-        _check_labels(self.y, len(self.x), len(self.classes), self.name)
+        _check_samples(self.x, self.name)
+        if self.classes:
+            _check_labels(self.y, len(self.x), len(self.classes), self.name)
+        else:
+            _check_targets(self.y, len(self.x), self.name)
+        self.x.flags.writeable = False
+        self.y.flags.writeable = False
 
     def __len__(self) -> int:
         return len(self.y)
 
     @property
+    def task(self) -> str:
+        """``"classification"`` (integer labels and class names) or ``"regression"`` (float targets)."""
+        return "classification" if self.classes else "regression"
+
+    @property
     def num_classes(self) -> int:
-        """The number of classes C."""
+        """The number of classes C (0 for regression)."""
         return len(self.classes)
 
     @property
-    def image_shape(self) -> tuple[int, int, int]:
-        """The shape (C, H, W) of one image."""
-        return self.x.shape[1:]
+    def image_shape(self) -> tuple[int, ...]:
+        """The shape of one sample: (C, H, W) for images, (D,) for feature vectors."""
+        return tuple(self.x.shape[1:])
 
     def __repr__(self) -> str:
+        kind = f"classes={self.num_classes}" if self.classes else f"targets={self.y.shape[1:] or 'scalar'}"
         return (
             f"Dataset(name={self.name!r}, split={self.split!r}, n={len(self)}, "
-            f"image_shape={self.image_shape}, classes={self.num_classes})"
+            f"image_shape={self.image_shape}, {kind})"
         )
 
 
-def _check_images(x: object, name: str) -> None:
-    """Raise DatasetError unless ``x`` is a float32 array of rank 4."""
-    if not isinstance(x, np.ndarray) or x.dtype != np.float32 or x.ndim != 4:
+def _check_samples(x: object, name: str) -> None:
+    """Raise DatasetError unless ``x`` is a float32 array N x C x H x W or N x D with no empty axis."""
+    if not isinstance(x, np.ndarray) or x.dtype != np.float32 or x.ndim not in (2, 4):
         kind = f"{x.dtype} array of shape {x.shape}" if isinstance(x, np.ndarray) else type(x)
-        raise DatasetError(f"{name}: x must be a float32 array shaped N x C x H x W, got {kind}")
+        raise DatasetError(f"{name}: x must be a float32 array shaped N x C x H x W or N x D, got {kind}")
+    if 0 in x.shape:
+        raise DatasetError(f"{name}: x of shape {x.shape} is empty; every axis needs a length >= 1")
 
 
 def _check_labels(y: object, n: int, num_classes: int, name: str) -> None:
     """Raise DatasetError unless ``y`` is an int64 vector of length n with labels in range."""
     if not isinstance(y, np.ndarray) or y.dtype != np.int64 or y.ndim != 1:
         kind = f"{y.dtype} array of shape {y.shape}" if isinstance(y, np.ndarray) else type(y)
-        raise DatasetError(f"{name}: y must be an int64 vector, got {kind}")
+        raise DatasetError(f"{name}: y must be an int64 vector of class labels, got {kind}")
     if len(y) != n:
-        raise DatasetError(f"{name}: {n} images but {len(y)} labels")
-    if num_classes == 0:
-        raise DatasetError(f"{name}: the list of class names is empty")
-    if n and (y.min() < 0 or y.max() >= num_classes):
+        raise DatasetError(f"{name}: {n} samples but {len(y)} labels")
+    if y.min() < 0 or y.max() >= num_classes:
         bad = y[(y < 0) | (y >= num_classes)][0]
         raise DatasetError(
             f"{name}: label {bad} is out of range 0..{num_classes - 1} ({num_classes} classes)"
         )
+
+
+def _check_targets(y: object, n: int, name: str) -> None:
+    """Raise DatasetError unless ``y`` holds n finite float32 regression targets (N or N x K)."""
+    if isinstance(y, np.ndarray) and y.dtype.kind in "iu":
+        raise DatasetError(
+            f"{name}: the list of class names is empty but y holds {y.dtype} class labels "
+            "(regression targets are float32)"
+        )
+    if not isinstance(y, np.ndarray) or y.dtype != np.float32 or y.ndim not in (1, 2):
+        kind = f"{y.dtype} array of shape {y.shape}" if isinstance(y, np.ndarray) else type(y)
+        raise DatasetError(
+            f"{name}: with no class names, y must hold float32 regression targets shaped N or N x K, "
+            f"got {kind}"
+        )
+    if len(y) != n or 0 in y.shape:
+        raise DatasetError(f"{name}: {n} samples but targets of shape {y.shape}")
+    if not np.isfinite(y).all():
+        raise DatasetError(f"{name}: the regression targets contain NaN or Inf")
 
 
 def scale_pixels(pixels: np.ndarray, max_value: int, out: np.ndarray | None = None) -> np.ndarray:

@@ -131,10 +131,16 @@ def load_idx_dataset(
     """A Dataset from an IDX image file and an IDX label file (each raw or gzip).
 
     Pixels 0..255 become float32 in [0, 1] and the images gain a channel axis (N x 1 x H x W).
-    Counts that disagree and labels outside 0..len(classes)-1 raise DatasetError.
+    A file of no images (or of images with no pixels), counts that disagree and labels outside
+    0..len(classes)-1 raise DatasetError naming the file.
     """
     images = read_idx_images(images_path)
     labels = read_idx_labels(labels_path)
+    if len(images) == 0:
+        raise DatasetError(f"{images_path}: the file holds 0 images; a data set needs at least one")
+    if 0 in images.shape[1:]:
+        rows, cols = images.shape[1:]
+        raise DatasetError(f"{images_path}: images of {rows} x {cols} pixels; an image needs at least one")
     if len(images) != len(labels):
         raise DatasetError(
             f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels"

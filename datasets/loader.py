@@ -12,9 +12,14 @@ Mirrors: the ``mirror`` argument (a folder URL holding the data set's files), el
 data set's public mirror. Every download is checked against the size and SHA-256 pinned in
 :mod:`datasets.registry` before it is renamed into place.
 
-Local files are checked for structure (headers, sizes, label ranges), not against the checksums,
-so a re-compressed or decompressed copy is accepted. A CIFAR-10 tarball is verified against its
-SHA-256 before extraction, wherever it came from.
+Identity. An MNIST or Fashion-MNIST file found on disk must hold the published content: the
+pinned gzip itself, or a decompressed or re-compressed copy of it (see :mod:`datasets.identity`;
+one SHA-256 per file and process). A file in the data set's own folder with other content raises
+DatasetError naming it and what it holds; a file directly in ``root`` that is another data set's
+(MNIST's files where Fashion-MNIST's are looked for) is passed over, so a shared root never lends
+one data set's files to another. Files are then checked for structure (headers, sizes, label
+ranges). A CIFAR-10 tarball is verified against its SHA-256 before extraction, wherever it came
+from; extracted CIFAR-10 batch files are checked for structure only.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from minidnn.datasets.digits import load_digits
 from minidnn.datasets.download import download as fetch
 from minidnn.datasets.download import sha256_of
 from minidnn.datasets.errors import DatasetError
+from minidnn.datasets.identity import content_identity, describe
 from minidnn.datasets.idx import load_idx_dataset
 from minidnn.datasets.registry import NAMES, SPECS, SPLITS, CifarSpec, IdxSpec, RemoteFile
 
@@ -115,18 +121,37 @@ def _load_idx(spec: IdxSpec, split: str, root: Path, download: bool, mirror: str
 
 
 def _locate(name: str, remote: RemoteFile, root: Path, download: bool, mirror: str | None) -> Path:
-    """The path of ``remote`` under ``root`` (gzip or decompressed), downloading it if allowed."""
+    """The path of ``remote`` under ``root`` (gzip or decompressed, identity checked), else fetched."""
     plain = remote.name.removesuffix(".gz")
+    passed_over = []
     for folder in (root / name, root):
         for candidate in (folder / remote.name, folder / plain):
-            if candidate.is_file():
+            if not candidate.is_file():
+                continue
+            identity = content_identity(candidate)
+            if identity == remote.content_sha256:
                 return candidate
+            holds = describe(identity)
+            if folder == root / name or holds is None:
+                raise DatasetError(_not_the_file(candidate, name, remote, holds))
+            passed_over.append(f"{candidate} holds {holds}")
     target = root / name / remote.name
     url = mirror_url(name, mirror) + remote.name
     if not download:
         alternative = f"the decompressed {plain} is accepted too"
-        raise DatasetError(_missing(target, url, remote, alternative))
+        raise DatasetError(_missing(target, url, remote, alternative, passed_over))
     return fetch(url, target, remote.sha256, remote.size)
+
+
+def _not_the_file(path: Path, name: str, remote: RemoteFile, holds: str | None) -> str:
+    """The message for a file that has the name but not the content of ``name``'s ``remote``."""
+    what = f"it holds {holds}" if holds else "its content matches no published file (damaged or modified?)"
+    return (
+        f"{path} is not {name}'s {remote.name}: {what}. Keep each data set's files in a folder of "
+        f"its own (<root>/{name}/) and replace this one with the original ({remote.size} bytes, "
+        f"SHA-256 {remote.sha256}); for data of your own in this format, read it with "
+        "datasets.load_idx_dataset(images, labels, classes, name, split)."
+    )
 
 
 def _load_cifar(spec: CifarSpec, split: str, root: Path, download: bool, mirror: str | None) -> Dataset:
@@ -168,10 +193,13 @@ def _cifar_tarball(spec: CifarSpec, root: Path, download: bool, mirror: str | No
     return fetch(url, target, remote.sha256, remote.size)
 
 
-def _missing(target: Path, url: str, remote: RemoteFile, alternative: str) -> str:
+def _missing(
+    target: Path, url: str, remote: RemoteFile, alternative: str, passed_over: list[str] | None = None
+) -> str:
     """The message for a file that is absent while downloads are off."""
+    note = f" (passed over: {'; '.join(passed_over)})" if passed_over else ""
     return (
-        f"{remote.name} is in neither {target.parent} nor {target.parent.parent}, and "
+        f"{remote.name} is in neither {target.parent} nor {target.parent.parent}{note}, and "
         f"download=False. Place it by hand: fetch {url} (or the same file from any mirror; "
         f"{remote.size} bytes, SHA-256 {remote.sha256}) and save it as {target} "
         f"({alternative}); or call load with download=True."

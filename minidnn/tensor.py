@@ -16,13 +16,24 @@ A tensor holds
 
 Operators (``+ - * / ** @``, indexing, comparisons) and a few methods call the differentiable
 functions of :mod:`minidnn.ops`.
+
+Payloads are numbers: boolean, integer or real floating arrays. Strings, objects and complex values
+are refused when the tensor is made. The values reach the host only on request: ``t.numpy()`` (a
+copy, through the backend's ``to_host``), ``numpy.asarray(t)`` for a tensor on the CPU (a tensor on
+another device refuses the implicit copy), and ``repr(t)``, which shows them abbreviated as NumPy
+prints arrays.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy
+
 from minidnn import backend as _backend
+
+NUMERIC_KINDS = ("bool", "integral", "real floating")
+"""The dtype kinds a tensor holds (Array API names)."""
 
 
 class Tensor:
@@ -34,11 +45,17 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False, tangent: Any = None, name: str | None = None):
         if isinstance(data, Tensor):
             raise TypeError("Tensor(data): data is already a Tensor; use .detach() for a new leaf")
+        given = type(data).__name__
         try:
             owner = _backend.of(data)
         except TypeError:
             owner = _backend.get("numpy")
-            data = owner.to_device(data)
+            data = _host_values(owner, data)
+        if not owner.xp.isdtype(data.dtype, NUMERIC_KINDS):
+            raise TypeError(
+                f"Tensor(data): data must hold numbers (bool, integer or real floating), got dtype "
+                f"{data.dtype} from {given}"
+            )
         if requires_grad and not _is_floating(owner, data):
             raise ValueError(f"requires_grad needs a floating dtype, got {data.dtype}")
         self.data = data
@@ -87,10 +104,16 @@ class Tensor:
         return self.shape[0]
 
     def __repr__(self) -> str:
-        extra = ", requires_grad=True" if self.requires_grad else ""
+        """Values as NumPy prints them (abbreviated past its print threshold), shape, dtype, graph facts.
+
+        The values come over through the backend's ``to_host`` (one counted transfer off the CPU).
+        """
+        values = numpy.array2string(self.backend.to_host(self.data), separator=", ", prefix="Tensor(")
+        extra = f", backend={self.backend.name}" if self.backend.name != "numpy" else ""
+        extra += ", requires_grad=True" if self.requires_grad else ""
         extra += f", creator={type(self.creator).__name__}" if self.creator is not None else ""
         extra += ", tangent=..." if self.tangent is not None else ""
-        return f"Tensor(shape={self.shape}, dtype={self.dtype}, backend={self.backend.name}{extra})"
+        return f"Tensor({values}, shape={self.shape}, dtype={_dtype_name(self.dtype)}{extra})"
 
     def __bool__(self) -> bool:
         raise TypeError("the truth value of a Tensor is ambiguous; compare t.item() instead")
@@ -106,8 +129,25 @@ class Tensor:
     __float__ = item
 
     def to_host(self) -> Any:
-        """A NumPy copy of the data (an explicit host transfer)."""
+        """The data as a NumPy array (an explicit host transfer; shares memory on the NumPy backend)."""
         return self.backend.to_host(self.data)
+
+    def numpy(self) -> numpy.ndarray:
+        """A NumPy copy of the values, through the backend's ``to_host``; never shares memory."""
+        host = self.backend.to_host(self.data)
+        return numpy.array(host, copy=True) if self.backend.name == "numpy" else host
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> numpy.ndarray:
+        """``numpy.asarray(t)``: the values of a tensor on the CPU (NumPy's ``dtype`` and ``copy``).
+
+        A tensor on another device refuses: an implicit device-to-host copy would hide a transfer.
+        """
+        if self.backend.name != "numpy":
+            raise TypeError(
+                f"numpy.asarray(tensor): the tensor lives on backend {self.backend.name}, not on the CPU, "
+                "and is not copied implicitly; call tensor.numpy() or backend.to_host(tensor.data)"
+            )
+        return numpy.asarray(self.data, dtype=dtype, copy=copy)
 
     # -- operators ------------------------------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -181,6 +221,19 @@ class Tensor:
     @property
     def T(self) -> Tensor:  # noqa: N802 (the array convention)
         return _ops.transpose(self)
+
+
+def _host_values(owner: _backend.Backend, data: Any) -> Any:
+    """Python numbers, nested lists and the like as an array of the NumPy backend."""
+    try:
+        return owner.to_device(data)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"Tensor(data): cannot make an array from {type(data).__name__}: {err}") from err
+
+
+def _dtype_name(dtype: Any) -> str:
+    """ "float32" for NumPy's and CuPy's dtypes and for array-api-strict's ``array_api_strict.float32``."""
+    return getattr(dtype, "name", None) or str(dtype).rsplit(".", 1)[-1]
 
 
 def _is_floating(owner: _backend.Backend, data: Any) -> bool:

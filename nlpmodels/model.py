@@ -10,8 +10,10 @@ subclass's implementation:
     hess_op(x) -> operator             v -> H(x) v as a linear operator
 
 Subclasses implement ``_obj``, ``_grad`` and, where they have second derivatives, ``_hprod``;
-``_objgrad`` defaults to the two calls. A call that raises mutates nothing: arguments are checked
-before any evaluation, and ``out`` is written only at the end. ``x`` is never kept nor modified.
+``_objgrad`` defaults to the two calls. A call that raises mutates nothing: arguments (``out``
+included: length, dtype, backend, writable) are checked before any evaluation, ``out`` is written
+only at the end, and the counters move only once the call has succeeded, so they count the
+evaluations that returned. ``x`` is never kept nor modified.
 
 ``batch_version`` identifies the data that defines f: it stays 0 for a fixed problem and changes
 whenever a stochastic model moves to another minibatch, so solvers can tell that values computed
@@ -50,26 +52,27 @@ class NLPModel:
     def obj(self, x: Any) -> float:
         """f(x) as a Python float."""
         self.check_vector("x", x)
+        f = self._obj(x)
         self.counters.neval_obj += 1
-        return self._obj(x)
+        return f
 
     def grad(self, x: Any, out: Any = None) -> Any:
         """The gradient of f at x (written into ``out`` when given)."""
         self.check_vector("x", x)
-        if out is not None:
-            self.check_vector("out", out)
+        self.check_out(out)
+        g = _into(out, self._grad(x))
         self.counters.neval_grad += 1
-        return _into(out, self._grad(x))
+        return g
 
     def objgrad(self, x: Any, out: Any = None) -> tuple[float, Any]:
         """(f(x), gradient of f at x); counts one objective and one gradient evaluation."""
         self.check_vector("x", x)
-        if out is not None:
-            self.check_vector("out", out)
+        self.check_out(out)
+        f, g = self._objgrad(x)
+        g = _into(out, g)
         self.counters.neval_obj += 1
         self.counters.neval_grad += 1
-        f, g = self._objgrad(x)
-        return f, _into(out, g)
+        return f, g
 
     def hprod(self, x: Any, v: Any, out: Any = None) -> Any:
         """The product of the Hessian of f at x with v."""
@@ -79,10 +82,10 @@ class NLPModel:
             )
         self.check_vector("x", x)
         self.check_vector("v", v)
-        if out is not None:
-            self.check_vector("out", out)
+        self.check_out(out)
+        hv = _into(out, self._hprod(x, v))
         self.counters.neval_hprod += 1
-        return _into(out, self._hprod(x, v))
+        return hv
 
     def hess_op(self, x: Any) -> Any:
         """v -> H(x) v as a linear operator (SciPy's on NumPy); x is copied once, here."""
@@ -125,6 +128,14 @@ class NLPModel:
             raise ValueError(f"{meta.name}: {name} must have shape ({meta.nvar},), got {tuple(x.shape)}")
         if x.dtype != meta.x0.dtype:
             raise ValueError(f"{meta.name}: {name} must have dtype {meta.dtype}, got {x.dtype}")
+
+    def check_out(self, out: Any) -> None:
+        """Like :meth:`check_vector` for an ``out`` argument (``None`` passes), which must be writable."""
+        if out is None:
+            return
+        self.check_vector("out", out)
+        if not getattr(getattr(out, "flags", None), "writeable", True):
+            raise ValueError(f"{self.meta.name}: out is a read-only array; pass a writable one or out=None")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.meta.name!r}, nvar={self.meta.nvar}, dtype={self.meta.dtype})"

@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pytest
 from minidnn.datasets import DatasetError, load, registry, write_idx
+from minidnn.datasets import download as download_module
 from minidnn.datasets.download import download
 
 GOOD = bytes(range(256)) * 40
@@ -34,6 +35,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if behaviour == "trickle":
+            try:
+                for k in range(len(body)):
+                    self.wfile.write(body[k : k + 1])
+                    self.wfile.flush()
+                    time.sleep(0.02)
+            except OSError:  # the client gave up: what the test wants
+                pass
+            return
         if behaviour == "drop":
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
@@ -85,8 +95,9 @@ def test_good_file_is_verified_and_renamed_into_place(server, routes, tmp_path):
         ("ok", GOOD[:-1] + bytes([GOOD[-1] ^ 1]), "SHA-256 mismatch"),
         ("drop", GOOD, "IncompleteRead|ended after"),
         ("missing", b"", "404"),
+        ("ok", GOOD + b"more", "received more than the expected 10240 bytes"),
     ],
-    ids=["truncated", "checksum-mismatch", "dropped-connection", "not-found"],
+    ids=["truncated", "checksum-mismatch", "dropped-connection", "not-found", "too-long"],
 )
 def test_failed_download_leaves_nothing_and_explains(server, routes, tmp_path, behaviour, body, fault):
     routes["/file.bin"] = (behaviour, body)
@@ -105,6 +116,49 @@ def test_stalled_server_times_out(server, routes, tmp_path):
     with pytest.raises(DatasetError, match="timed out"):
         download(f"{server.url}/slow.bin", tmp_path / "slow.bin", GOOD_SHA, timeout=0.2)
     assert files_in(tmp_path) == []
+
+
+@pytest.mark.parametrize("limits", [{"deadline": 0.5}, {"default_rate": True}], ids=["given", "default"])
+def test_a_trickling_server_meets_the_overall_deadline(server, routes, tmp_path, monkeypatch, limits):
+    """One byte every 20 ms would take minutes; each read is quick, so only the deadline stops it."""
+    routes["/trickle.bin"] = ("trickle", GOOD)
+    if limits.pop("default_rate", False):
+        monkeypatch.setattr(download_module, "MINIMUM_RATE", 20_000)  # 10240 bytes: a 0.5 s budget
+    start = time.monotonic()
+    with pytest.raises(DatasetError, match=r"deadline of [\d.]+ s passed after \d+ bytes"):
+        download(f"{server.url}/trickle.bin", tmp_path / "t.bin", GOOD_SHA, len(GOOD), timeout=0.3, **limits)
+    assert time.monotonic() - start < 5.0
+    assert files_in(tmp_path) == []
+
+
+def test_a_folder_at_the_target_path_is_named(tmp_path):
+    target = tmp_path / "x.bin"
+    (target / "inside").mkdir(parents=True)
+    with pytest.raises(DatasetError, match=f"{target} is a folder; remove or rename it"):
+        download("http://127.0.0.1:9/x.bin", target, GOOD_SHA)
+    assert (target / "inside").is_dir()
+
+
+@pytest.mark.parametrize("fault", ["offline", "not-found", "checksum"])
+def test_a_failed_download_removes_the_folders_it_created(server, routes, tmp_path, fault):
+    routes["/bad.bin"] = ("ok", GOOD[:-1] + b"x")
+    url = {"offline": "http://127.0.0.1:9/x.bin", "not-found": f"{server.url}/absent.bin"}
+    fresh = tmp_path / "fresh"
+    with pytest.raises(DatasetError):
+        download(url.get(fault, f"{server.url}/bad.bin"), fresh / "mnist" / "x.bin", GOOD_SHA, timeout=2)
+    assert not fresh.exists()
+
+
+def test_a_failed_download_leaves_existing_folders_as_they_were(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("mine")
+    for folder in ("empty", "kept"):
+        with pytest.raises(DatasetError):
+            download("http://127.0.0.1:9/x.bin", tmp_path / folder / "sub" / "x.bin", GOOD_SHA, timeout=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "kept"]
+    assert list((tmp_path / "empty").iterdir()) == []
+    assert files_in(tmp_path / "kept") == ["notes.txt"]
 
 
 def test_unreachable_server(tmp_path):
@@ -211,6 +265,52 @@ def test_load_with_a_wrong_file_on_the_mirror_leaves_nothing(server, tiny_mnist,
         load("mnist", root=root, mirror=f"{server.url}/mnist/")
     assert f"{server.url}/mnist/{name}" in str(failure.value)
     assert files_in(root) == ["train-images-idx3-ubyte.gz"]
+
+
+@pytest.mark.parametrize("fault", ["offline", "checksum"])
+def test_a_failed_load_on_a_fresh_root_leaves_no_folder(server, tiny_mnist, tmp_path, fault):
+    _, bodies = tiny_mnist
+    name = "train-images-idx3-ubyte.gz"
+    server.routes[f"/mnist/{name}"] = ("ok", bodies[name][:-1] + b"x")
+    mirror = "http://127.0.0.1:9/mnist/" if fault == "offline" else f"{server.url}/mnist/"
+    root = tmp_path / "root"
+    with pytest.raises(DatasetError):
+        load("mnist", root=root, mirror=mirror)
+    assert not root.exists()
+    root.mkdir()
+    with pytest.raises(DatasetError):
+        load("mnist", root=root, mirror=mirror)
+    assert root.is_dir() and not (root / "mnist").exists()
+
+
+def test_a_shared_root_gets_each_data_set_its_own_files(server, tiny_mnist, tmp_path, monkeypatch):
+    """MNIST's files directly in the root are passed over when Fashion-MNIST is asked for: it is fetched."""
+    arrays, bodies = tiny_mnist
+    root = tmp_path / "shared"
+    root.mkdir()
+    for name, body in bodies.items():
+        (root / name).write_bytes(body)
+    fashion = {name: idx_bytes(array[::-1].copy(), tmp_path, "f-" + name) for name, array in arrays.items()}
+    splits = {
+        split: tuple(
+            dataclasses.replace(
+                r, size=len(fashion[r.name]), sha256=hashlib.sha256(fashion[r.name]).hexdigest()
+            )
+            for r in remotes
+        )
+        for split, remotes in registry.FASHION_MNIST.splits.items()
+    }
+    monkeypatch.setitem(
+        registry.SPECS, "fashion-mnist", dataclasses.replace(registry.FASHION_MNIST, splits=splits)
+    )
+    for name, body in fashion.items():
+        server.routes[f"/fashion/{name}"] = ("ok", body)
+    data = load("fashion-mnist", "train", root=root, mirror=f"{server.url}/fashion/")
+    np.testing.assert_array_equal(data.y, arrays["train-labels-idx1-ubyte.gz"][::-1])
+    assert data.classes[0] == "T-shirt/top"
+    assert (root / "fashion-mnist" / "train-labels-idx1-ubyte.gz").read_bytes() == fashion[
+        "train-labels-idx1-ubyte.gz"
+    ]
 
 
 def test_download_false_names_the_file_the_url_and_the_place(tmp_path, monkeypatch):

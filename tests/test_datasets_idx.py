@@ -18,8 +18,8 @@ CLASSES = tuple("0123456789")
 
 @st.composite
 def idx_pairs(draw):
-    """Images (N x H x W uint8) and labels (N, in 0..9) for a small IDX pair."""
-    n = draw(st.integers(0, 12))
+    """Images (N x H x W uint8, N >= 1) and labels (N, in 0..9) for a small IDX pair."""
+    n = draw(st.integers(1, 12))
     rows, cols = draw(st.integers(1, 5)), draw(st.integers(1, 5))
     images = draw(hnp.arrays(np.uint8, (n, rows, cols)))
     labels = draw(hnp.arrays(np.uint8, (n,), elements=st.integers(0, 9)))
@@ -213,3 +213,14 @@ def test_empty_and_tiny_files(tmp_path):
         path.write_bytes(content)
         with pytest.raises(DatasetError, match=str(path)):
             read_idx(path)
+
+
+@pytest.mark.parametrize(
+    "shape, fault", [((0, 28, 28), "holds 0 images"), ((2, 0, 3), "images of 0 x 3 pixels")]
+)
+def test_a_file_of_no_images_is_refused_by_name(tmp_path, shape, fault):
+    images = np.zeros(shape, dtype=np.uint8)
+    paths = write_pair(tmp_path, images, np.zeros(shape[0], dtype=np.uint8), compress=True)
+    with pytest.raises(DatasetError, match=fault) as failure:
+        load_idx_dataset(*paths, CLASSES, "toy", "test")
+    assert str(paths[0]) in str(failure.value)

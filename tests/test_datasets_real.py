@@ -1,12 +1,14 @@
 """The real MNIST and Fashion-MNIST files under ``$MINIDNN_TEST_DATA`` (skipped when absent)."""
 
+import gzip
 import hashlib
 import re
+import shutil
 from importlib import resources
 
 import numpy as np
 import pytest
-from minidnn.datasets import load, registry
+from minidnn.datasets import DatasetError, load, registry
 from minidnn.datasets.download import sha256_of
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -89,3 +91,33 @@ def test_shipped_digits_file_is_the_documented_copy(real_data):
     assert hashlib.sha256(shipped).hexdigest() == (
         "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
     )
+
+
+def test_mnist_files_are_never_read_as_fashion_mnist(real_data, tmp_path):
+    """A root that holds MNIST's files directly lends them to no other data set, wherever they sit."""
+    root = real_data("mnist")
+    with pytest.raises(DatasetError, match="passed over: .*holds mnist's t10k-images-idx3-ubyte.gz"):
+        load("fashion-mnist", "test", root=root, download=False)
+    misplaced = tmp_path / "fashion-mnist" / "t10k-images-idx3-ubyte.gz"
+    misplaced.parent.mkdir()
+    shutil.copyfile(root / "t10k-images-idx3-ubyte.gz", misplaced)
+    with pytest.raises(
+        DatasetError, match="is not fashion-mnist's t10k-images-idx3-ubyte.gz: it holds mnist's"
+    ):
+        load("fashion-mnist", "test", root=tmp_path, download=False)
+
+
+def test_a_decompressed_copy_of_the_real_files_is_the_same_data(real_data, tmp_path, mnist):
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        content = gzip.decompress((real_data("mnist") / name).read_bytes())
+        (tmp_path / name.removesuffix(".gz")).write_bytes(content)
+    data = load("mnist", "test", root=tmp_path, download=False)
+    np.testing.assert_array_equal(data.x, mnist["test"].x)
+    np.testing.assert_array_equal(data.y, mnist["test"].y)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_pinned_content_checksums_are_those_of_the_real_files(real_data, spec):
+    for remote in remotes(spec):
+        content = gzip.decompress((real_data(spec.name) / remote.name).read_bytes())
+        assert hashlib.sha256(content).hexdigest() == remote.content_sha256, remote.name

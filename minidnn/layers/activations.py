@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from minidnn import ops
+from minidnn.layers.arguments import positive_float
 from minidnn.layers.layer import Layer
 from minidnn.ops.elu import elu
 from minidnn.tensor import Tensor
@@ -40,9 +41,7 @@ class ELU(Layer):
     """x for x > 0, alpha (exp(x) - 1) otherwise (Clevert et al. 2016)."""
 
     def __init__(self, alpha: float = 1.0):
-        if not alpha > 0:
-            raise ValueError(f"ELU: alpha must be positive, got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = positive_float("ELU", "alpha", alpha)
 
     def forward(self, x: Tensor) -> Tensor:
         return elu(x, self.alpha)

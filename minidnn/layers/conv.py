@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from minidnn.layers.layer import Layer, ParameterSpec, pair, positive_int
+from minidnn.layers.arguments import boolean, initializer, int_pair, positive_int
+from minidnn.layers.layer import Layer, ParameterSpec
 from minidnn.ops.conv import conv2d
 from minidnn.tensor import Tensor
 
@@ -26,11 +27,11 @@ class Conv2d(Layer):
     ):
         self.in_channels = positive_int("Conv2d", "in_channels", in_channels)
         self.out_channels = positive_int("Conv2d", "out_channels", out_channels)
-        self.kernel_size = pair("Conv2d", "kernel_size", kernel_size)
-        self.stride = pair("Conv2d", "stride", stride)
-        self.padding = pair("Conv2d", "padding", padding, minimum=0)
-        self.has_bias = bool(bias)
-        self.init = init
+        self.kernel_size = int_pair("Conv2d", "kernel_size", kernel_size)
+        self.stride = int_pair("Conv2d", "stride", stride)
+        self.padding = int_pair("Conv2d", "padding", padding, minimum=0)
+        self.has_bias = boolean("Conv2d", "bias", bias)
+        self.init = initializer("Conv2d", "init", init)
         self.weight: Tensor | None = None
         self.bias: Tensor | None = None
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from minidnn.layers.layer import Layer, ParameterSpec, positive_int
+from minidnn.layers.arguments import boolean, initializer, positive_int
+from minidnn.layers.layer import Layer, ParameterSpec
 from minidnn.ops import matmul
 from minidnn.ops.linear import linear
 from minidnn.tensor import Tensor
@@ -23,8 +24,8 @@ class Dense(Layer):
     ):
         self.in_features = positive_int("Dense", "in_features", in_features)
         self.out_features = positive_int("Dense", "out_features", out_features)
-        self.has_bias = bool(bias)
-        self.init = init
+        self.has_bias = boolean("Dense", "bias", bias)
+        self.init = initializer("Dense", "init", init)
         self.weight: Tensor | None = None
         self.bias: Tensor | None = None
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import numpy
 
+from minidnn.layers.arguments import probability
 from minidnn.layers.layer import Layer
 from minidnn.tensor import Tensor
 
 
 class Dropout(Layer):
     def __init__(self, p: float = 0.5):
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p must lie in [0, 1), got {p!r}")
-        self.p = float(p)
+        self.p = probability("Dropout", "p", p)
         self.seed = 0
         self.step = 0
         self.fixed_step: int | None = None

@@ -75,18 +75,3 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
-
-
-def positive_int(layer: str, name: str, value: Any) -> int:
-    """``value`` as a positive int, or a ValueError naming the layer and the argument."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")
-    return value
-
-
-def pair(layer: str, name: str, value: Any, minimum: int = 1) -> tuple[int, int]:
-    """An int or a pair of ints as a pair, each at least ``minimum``."""
-    items = (value, value) if isinstance(value, int) and not isinstance(value, bool) else tuple(value)
-    if len(items) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in items):
-        raise ValueError(f"{layer}: {name} must be an int >= {minimum} or a pair of them, got {value!r}")
-    return items

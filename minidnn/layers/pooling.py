@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from minidnn.layers.layer import Layer, pair
+from minidnn.layers.arguments import int_pair
+from minidnn.layers.layer import Layer
 from minidnn.ops.pooling import avg_pool2d, max_pool2d
 from minidnn.tensor import Tensor
 
@@ -15,9 +16,9 @@ class _Pool2d(Layer):
         padding: int | tuple[int, int] = 0,
     ):
         name = type(self).__name__
-        self.kernel_size = pair(name, "kernel_size", kernel_size)
-        self.stride = self.kernel_size if stride is None else pair(name, "stride", stride)
-        self.padding = pair(name, "padding", padding, minimum=0)
+        self.kernel_size = int_pair(name, "kernel_size", kernel_size)
+        self.stride = self.kernel_size if stride is None else int_pair(name, "stride", stride)
+        self.padding = int_pair(name, "padding", padding, minimum=0)
 
     def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(shape) != 4:

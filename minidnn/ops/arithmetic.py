@@ -1,7 +1,11 @@
 """Arithmetic: add, sub, mul, div, neg, pow (constant exponent), with NumPy broadcasting.
 
-A Python number combines with a tensor in the tensor's dtype (``AddConst``, ``MulConst``): no array is
-made for it and no float64 appears. Gradients of broadcast operands are summed back to their shapes.
+A Python number or NumPy real scalar combines with a tensor in the tensor's dtype (``AddConst``,
+``MulConst``, ``DivConst``; see :mod:`minidnn.ops.operands`): no array is made for it and no float64
+appears. Gradients of broadcast operands are summed back to their shapes.
+
+Division follows IEEE 754 as NumPy arrays do: ``x / 0`` is +-inf where x != 0 and nan where x == 0
+(NumPy warns with a RuntimeWarning), never a ZeroDivisionError; so is ``c / x`` at x == 0.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from typing import Any
 
 from minidnn.function import Function
 from minidnn.ops.broadcast import sum_to
-from minidnn.ops.operands import expand_tangent, is_scalar, pair, tensor_arg
+from minidnn.ops.operands import expand_tangent, pair, scalar, tensor_arg
 from minidnn.tensor import Tensor
 
 
@@ -160,6 +164,22 @@ class MulConst(Function):
         return dx * self.c
 
 
+class DivConst(Function):
+    """y = x / c for a Python number c (IEEE division: c = 0 gives inf or nan, as for arrays)."""
+
+    def __init__(self, c: float):
+        self.c = c
+
+    def forward(self, x: Any) -> Any:
+        return x / self.c
+
+    def backward(self, gy: Tensor) -> tuple[Tensor]:
+        return (DivConst(self.c)(gy),)
+
+    def jvp(self, dx: Any) -> Any:
+        return dx / self.c
+
+
 class PowConst(Function):
     """y = x ** c for a Python number c; dx = gy * c * x ** (c - 1)."""
 
@@ -182,37 +202,37 @@ class PowConst(Function):
 
 def add(a: Any, b: Any) -> Tensor:
     """a + b."""
-    if is_scalar(b):
-        return AddConst(b)(tensor_arg("add", a))
-    if is_scalar(a):
-        return AddConst(a)(tensor_arg("add", b))
+    if (c := scalar(b)) is not None:
+        return AddConst(c)(tensor_arg("add", a))
+    if (c := scalar(a)) is not None:
+        return AddConst(c)(tensor_arg("add", b))
     return Add()(*pair("add", a, b))
 
 
 def sub(a: Any, b: Any) -> Tensor:
     """a - b."""
-    if is_scalar(b):
-        return AddConst(-b)(tensor_arg("sub", a))
-    if is_scalar(a):
-        return AddConst(a)(Neg()(tensor_arg("sub", b)))
+    if (c := scalar(b)) is not None:
+        return AddConst(-c)(tensor_arg("sub", a))
+    if (c := scalar(a)) is not None:
+        return AddConst(c)(Neg()(tensor_arg("sub", b)))
     return Sub()(*pair("sub", a, b))
 
 
 def mul(a: Any, b: Any) -> Tensor:
     """a * b."""
-    if is_scalar(b):
-        return MulConst(b)(tensor_arg("mul", a))
-    if is_scalar(a):
-        return MulConst(a)(tensor_arg("mul", b))
+    if (c := scalar(b)) is not None:
+        return MulConst(c)(tensor_arg("mul", a))
+    if (c := scalar(a)) is not None:
+        return MulConst(c)(tensor_arg("mul", b))
     return Mul()(*pair("mul", a, b))
 
 
 def div(a: Any, b: Any) -> Tensor:
-    """a / b."""
-    if is_scalar(b):
-        return MulConst(1.0 / b)(tensor_arg("div", a))
-    if is_scalar(a):
-        return MulConst(a)(PowConst(-1)(tensor_arg("div", b)))
+    """a / b (IEEE division, see the module docstring)."""
+    if (c := scalar(b)) is not None:
+        return DivConst(c)(tensor_arg("div", a))
+    if (c := scalar(a)) is not None:
+        return MulConst(c)(PowConst(-1)(tensor_arg("div", b)))
     return Div()(*pair("div", a, b))
 
 
@@ -222,7 +242,8 @@ def neg(x: Any) -> Tensor:
 
 
 def pow(x: Any, exponent: float) -> Tensor:  # noqa: A001 (the operator's name)
-    """x ** exponent for a Python number exponent."""
-    if not is_scalar(exponent):
+    """x ** exponent for a Python number (or NumPy real scalar) exponent."""
+    c = scalar(exponent)
+    if c is None:
         raise TypeError(f"pow: the exponent must be a Python number, got {type(exponent).__name__}")
-    return PowConst(exponent)(tensor_arg("pow", x))
+    return PowConst(c)(tensor_arg("pow", x))

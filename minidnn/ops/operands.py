@@ -2,16 +2,21 @@
 
 Errors name the function and the shapes: mixing backends or dtypes, shapes that do not broadcast,
 arguments that are neither tensors, backend arrays nor Python numbers.
+
+Scalars: a Python number or a NumPy real scalar (``numpy.float64(2)``, ``numpy.int32(3)``; not a
+bool) combines with a tensor in the tensor's dtype, as PyTorch treats Python and NumPy scalars, so
+``x * numpy.float64(2)`` stays float32 for a float32 ``x``. A 0-d array is an array: its dtype must
+match.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy
+
 from minidnn import backend as _backend
 from minidnn.tensor import Tensor
-
-Scalar = (int, float)
 
 
 def tensor_arg(op: str, x: Any) -> Tensor:
@@ -25,9 +30,20 @@ def tensor_arg(op: str, x: Any) -> Tensor:
     return Tensor._make(x, None, None)
 
 
+def scalar(x: Any) -> int | float | None:
+    """``x`` as a Python number when it is a scalar (see the module docstring), else ``None``."""
+    if isinstance(x, bool | numpy.bool_):
+        return None
+    if isinstance(x, numpy.integer | numpy.floating):
+        return x.item()
+    if isinstance(x, int | float):
+        return x
+    return None
+
+
 def is_scalar(x: Any) -> bool:
-    """Python numbers (not bools) combine with a tensor in the tensor's dtype."""
-    return isinstance(x, Scalar) and not isinstance(x, bool)
+    """True for Python numbers and NumPy real scalars (not bools): they take the tensor's dtype."""
+    return scalar(x) is not None
 
 
 def pair(op: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
