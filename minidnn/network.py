@@ -23,7 +23,8 @@ A layer belongs to at most one network: building a network over a layer that ano
 holds is a ValueError naming the layer, and nothing changes; ``copy`` gives a second network. Inside
 one network a layer may be held at several places: its parameters are then shared (tied weights) and
 laid out once, at its first place. A layer attribute holding a trainable Tensor that the layer does
-not declare in ``specs()`` is refused, since it would never be trained.
+not declare in ``specs()``, or holding a whole Network, is refused: those parameters would never be
+trained by this network. ``copy.copy`` and ``copy.deepcopy`` of a network are ``net.copy()``.
 """
 
 from __future__ import annotations
@@ -170,6 +171,12 @@ class Network:
         clone._assemble(root, entries, _layout(entries), values, be, name, self.seed)
         return clone
 
+    def __copy__(self) -> Network:
+        return self.copy()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Network:
+        return self.copy()
+
     # -- modes ------------------------------------------------------------------------------------------
     def train(self) -> Network:
         """Every layer in training mode (dropout active); returns self."""
@@ -262,6 +269,11 @@ def _entries(root: Layer, network: Network) -> list[Entry]:
                 raise ValueError(
                     f"Network: {where} holds a trainable Tensor {attribute!r} that its specs() do not "
                     "declare; it would never be trained: declare it as a ParameterSpec"
+                )
+            if isinstance(value, Network):
+                raise ValueError(
+                    f"Network: {where} holds a Network in {attribute!r}, whose parameters this network "
+                    "would not train: hold layers instead (for instance that network's .copy().root)"
                 )
         entries.extend((f"{path}.{spec.name}" if path else spec.name, layer, spec) for spec in specs)
     return entries

@@ -19,9 +19,11 @@ The loss is a name of :mod:`minidnn.losses` or a callable ``loss(outputs, labels
 Built from minidnn's differentiable operations on ``outputs``, it gets exact gradients and
 Hessian-vector products like the built-in losses. It is tried once on two training samples at
 construction, and its result is checked on every call (a Tensor, scalar, of the outputs' dtype: no
-host transfer), each fault a clear error naming the loss. Each change of the current batch increments
-``batch_version``, so solvers can tell that values computed before came from other data. Dropout
-masks are pinned to the batch version: the objective is a deterministic function of x on a batch.
+host transfer), each fault a clear error naming the loss.
+
+Each change of the current batch increments ``batch_version``, so solvers can tell that values
+computed before came from other data. Dropout masks are pinned to the batch version: the objective
+is a deterministic function of x on a batch.
 
 Data checks happen once, here: image shape against the network, labels against its output size,
 finite inputs. The hot path then runs without per-call host transfers except the scalar f.

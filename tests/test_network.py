@@ -6,6 +6,7 @@ those of the layers it holds) is checked on composite layers; a residual block t
 
 from __future__ import annotations
 
+import copy
 import gc
 
 import numpy as np
@@ -93,7 +94,8 @@ def test_copy_is_an_independent_network_on_another_backend_and_dtype():
     assert twin.root is not net.root and twin.root.layers[0] is not net.root.layers[0]
     twin.load(twin.backend.to_device(np.zeros(twin.nvar), dtype="float64"))
     np.testing.assert_array_equal(net.vector(), host)
-    same = net.copy()
+    same = copy.deepcopy(net)
+    assert copy.copy(net).root is not net.root
     x = np.random.default_rng(0).random((4, 3), dtype=np.float32)
     net.fix_noise(3)
     same.fix_noise(3)
@@ -176,8 +178,15 @@ def test_layers_in_a_set_or_undeclared_trainable_tensors_are_refused():
 
     with pytest.raises(TypeError, match="Unordered: attribute 'parts' is a set holding layers"):
         md.Network(Unordered())
+
+    class Wrapper(Layer):
+        def __init__(self):
+            self.encoder = md.Network(layers.Dense(2, 2))
+
     with pytest.raises(ValueError, match=r"Hidden\(\) \(layer 1\) holds a trainable Tensor 'w'"):
         md.Network(layers.ReLU(), Hidden())
+    with pytest.raises(ValueError, match="Wrapper.. holds a Network in 'encoder'"):
+        md.Network(Wrapper())
 
 
 def test_a_layer_outside_any_network_has_no_parameters_even_inside_a_composite():
