@@ -3,6 +3,7 @@
 ``minidnn.Tensor`` wraps a backend array; the functions of ``minidnn.ops`` build a graph;
 ``minidnn.grad`` differentiates it (reverse mode, differentiable again with ``create_graph=True``),
 and ``minidnn.hvp`` / ``minidnn.jvp`` give Hessian-vector and Jacobian-vector products.
+``minidnn.Network`` holds layers and all their parameters in one flat vector.
 """
 
 from minidnn import backend, gradcheck, init, layers, losses, models, ops
@@ -10,12 +11,14 @@ from minidnn.derivatives import hvp, jvp
 from minidnn.engine import grad
 from minidnn.function import Function
 from minidnn.mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from minidnn.network import Network
 from minidnn.tensor import Tensor
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Function",
+    "Network",
     "Tensor",
     "backend",
     "gradcheck",

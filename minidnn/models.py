@@ -9,6 +9,7 @@
     cifar_cnn()               a small CIFAR-10 net: three conv 3x3 (padding 1) + ReLU + maxpool 2 stages,
                               3->32->64->64 channels, then dense 1024->64->10: 122,570 parameters
 
+Each returns a :class:`minidnn.Network` (its layers in a Sequential, parameters named ``1.weight``...).
 Images are NCHW; ``mlp`` flattens its input first, so it takes images or vectors.
 """
 
@@ -25,11 +26,11 @@ from minidnn.layers import (
     Layer,
     MaxPool2d,
     ReLU,
-    Sequential,
     Sigmoid,
     Softplus,
     Tanh,
 )
+from minidnn.network import Network
 
 ACTIVATIONS: dict[str, type[Layer]] = {
     "relu": ReLU,
@@ -53,7 +54,7 @@ def _pool(name: str) -> Layer:
     return POOLS[name](2)
 
 
-def mlp(sizes: Sequence[int], activation: str = "relu", seed: int = 0) -> Sequential:
+def mlp(sizes: Sequence[int], activation: str = "relu", seed: int = 0) -> Network:
     """Flatten, then Dense layers of the given sizes with ``activation`` between them (none after)."""
     sizes = list(sizes)
     if len(sizes) < 2:
@@ -64,12 +65,12 @@ def mlp(sizes: Sequence[int], activation: str = "relu", seed: int = 0) -> Sequen
         layers.append(Dense(fan_in, fan_out))
         if i < len(sizes) - 2:
             layers.append(_activation(activation))
-    return Sequential(*layers, seed=seed)
+    return Network(*layers, seed=seed)
 
 
-def lenet5(seed: int = 0, activation: str = "relu", pool: str = "max") -> Sequential:
+def lenet5(seed: int = 0, activation: str = "relu", pool: str = "max") -> Network:
     """LeNet-5 of the JOSS tutorial for 1x28x28 input (44,426 parameters)."""
-    return Sequential(
+    return Network(
         Conv2d(1, 6, 5), _activation(activation), _pool(pool),
         Conv2d(6, 16, 5), _activation(activation), _pool(pool),
         Flatten(),
@@ -80,9 +81,9 @@ def lenet5(seed: int = 0, activation: str = "relu", pool: str = "max") -> Sequen
     )  # fmt: skip
 
 
-def lenet_knet(seed: int = 0) -> Sequential:
+def lenet_knet(seed: int = 0) -> Network:
     """The LeNet of KnetNLPModels' tests for 1x28x28 input (431,080 parameters)."""
-    return Sequential(
+    return Network(
         Conv2d(1, 20, 5), ReLU(), MaxPool2d(2),
         Conv2d(20, 50, 5), ReLU(), MaxPool2d(2),
         Flatten(),
@@ -92,9 +93,9 @@ def lenet_knet(seed: int = 0) -> Sequential:
     )  # fmt: skip
 
 
-def cifar_cnn(seed: int = 0) -> Sequential:
+def cifar_cnn(seed: int = 0) -> Network:
     """A small CNN for 3x32x32 CIFAR-10 images (122,570 parameters)."""
-    return Sequential(
+    return Network(
         Conv2d(3, 32, 3, padding=1), ReLU(), MaxPool2d(2),
         Conv2d(32, 64, 3, padding=1), ReLU(), MaxPool2d(2),
         Conv2d(64, 64, 3, padding=1), ReLU(), MaxPool2d(2),

@@ -1,8 +1,9 @@
 """One contiguous vector holding every parameter of a network, and its layout.
 
-The layout fixes the order once: layers in order, within a layer weight before bias, each parameter
-in C order. Parameter ``i`` occupies ``vector[offsets[i] : offsets[i] + sizes[i]]`` and is that slice
-reshaped. Reading or writing the whole vector is one copy; no concatenation ever happens.
+The layout fixes the order once (the network's depth-first walk: layers in order, a layer's own
+parameters weight before bias, then those of the layers it holds), each parameter in C order.
+Parameter ``i`` occupies ``vector[offsets[i] : offsets[i] + sizes[i]]`` and is that slice reshaped.
+Reading or writing the whole vector is one copy; no concatenation ever happens.
 """
 
 from __future__ import annotations

@@ -7,10 +7,23 @@ of ``eval_batch_size`` samples so memory stays bounded). ``objgrad`` makes one f
 backward pass; ``hprod`` is the exact Hessian-vector product on the same batch (forward over reverse:
 the parameters carry v as tangent through the forward and the backward pass).
 
-Evaluating at x copies x into the network's parameter vector once (the only copy); x is never kept
-nor modified and ``meta.x0`` never changes. Each change of the current batch increments
-``batch_version``, so solvers can tell that values computed before came from other data. Dropout
-masks are pinned to the batch version: the objective is a deterministic function of x on a batch.
+The model works on its own copy of the network, on its backend and in its dtype (``Network.copy``):
+the network passed in is never changed, so one network can serve several models (float32 and
+float64 twins, say). Evaluating at x copies x into that copy's parameter vector once (the only copy);
+x is never kept nor modified and ``meta.x0`` never changes. Nothing depends on the point evaluated
+last: ``evaluate(x)`` and ``accuracy(x)`` take the point explicitly.
+
+The loss is a name of :mod:`minidnn.losses` or a callable ``loss(outputs, labels) -> Tensor``:
+``outputs`` the network's output Tensor (N, C) for a batch, ``labels`` the batch's integer labels
+(N,) on the model's device, the result a scalar Tensor of the outputs' dtype, the mean over the batch.
+Built from minidnn's differentiable operations on ``outputs``, it gets exact gradients and
+Hessian-vector products like the built-in losses. It is tried once on two training samples at
+construction, and its result is checked on every call (a Tensor, scalar, of the outputs' dtype: no
+host transfer), each fault a clear error naming the loss.
+
+Each change of the current batch increments ``batch_version``, so solvers can tell that values
+computed before came from other data. Dropout masks are pinned to the batch version: the objective
+is a deterministic function of x on a batch.
 
 Data checks happen once, here: image shape against the network, labels against its output size,
 finite inputs. The hot path then runs without per-call host transfers except the scalar f.
@@ -29,11 +42,13 @@ from minidnn.nlpmodels.model import NLPModel
 from minidnn import backend as _backend
 from minidnn import losses
 from minidnn.engine import grad as _grad_of
-from minidnn.layers import Sequential
+from minidnn.layers import Layer
 from minidnn.mode import no_grad
+from minidnn.network import Network
 from minidnn.tensor import Tensor
 
 SPLITS = ("train", "test")
+LossFunction = Callable[[Tensor, Any], Tensor]
 
 
 class NeuralNetModel(NLPModel):
@@ -41,11 +56,11 @@ class NeuralNetModel(NLPModel):
 
     def __init__(
         self,
-        network: Sequential,
+        network: Network,
         train: Dataset,
         test: Dataset | None = None,
         *,
-        loss: str = "softmax_cross_entropy",
+        loss: str | LossFunction = "softmax_cross_entropy",
         batch_size: int = 100,
         eval_batch_size: int | None = None,
         shuffle: bool = True,
@@ -56,12 +71,14 @@ class NeuralNetModel(NLPModel):
         l2: float = 0.0,
         name: str | None = None,
     ):
-        if not isinstance(network, Sequential):
+        if not isinstance(network, Network):
+            hint = ": build one with minidnn.Network(*layers)" if isinstance(network, Layer) else ""
             raise TypeError(
-                f"NeuralNetModel: network must be a minidnn Sequential, got {type(network).__name__}"
+                f"NeuralNetModel: network must be a minidnn.Network, got {type(network).__name__}{hint}"
             )
+        self.loss_name = _loss_name(loss)
         self._loss = _loss_function(loss)
-        self.loss_name = loss
+        self._encode = ENCODINGS.get(loss, _labels) if isinstance(loss, str) else _labels
         if not (isinstance(l2, int | float) and math.isfinite(l2) and l2 >= 0):
             raise ValueError(f"NeuralNetModel: l2 must be a finite number >= 0, got {l2!r}")
         self.classes = _check_data(network, train, "train")
@@ -70,9 +87,9 @@ class NeuralNetModel(NLPModel):
         self._batches = Minibatches(train, batch_size, shuffle=shuffle, seed=seed)
         self.eval_batch_size = _eval_batch_size(eval_batch_size, batch_size)
         _backend.get(backend).dtype(dtype)
-        network.to(backend, dtype)
+        network = network.copy(backend, dtype)
         super().__init__(
-            network.vector(), name=name or f"{loss} on {train.name}", backend=backend, dtype=dtype
+            network.vector(), name=name or f"{self.loss_name} on {train.name}", backend=backend, dtype=dtype
         )
         self.network = network
         self.train_data, self.test_data = train, test
@@ -82,6 +99,8 @@ class NeuralNetModel(NLPModel):
         self._full_epochs = 0
         self._batch: tuple[int, Tensor, Any] | None = None
         self._random_batch: tuple[Any, Any] | None = None
+        if not isinstance(loss, str):
+            self._try_loss()
 
     # -- minibatch control ------------------------------------------------------------------------------
     @property
@@ -220,18 +239,33 @@ class NeuralNetModel(NLPModel):
         return Tensor(be.to_device(x, dtype=self.meta.dtype)), be.to_device(y)
 
     def _targets(self, labels: Any) -> Any:
-        return _targets(self.loss_name, self.meta.backend, labels, self.classes, self.meta.dtype)
+        return self._encode(self.meta.backend, labels, self.classes, self.meta.dtype)
+
+    def _try_loss(self) -> None:
+        """Runs a callable loss once on two training samples: a clear error if it cannot be trained on."""
+        n = min(2, len(self.train_data))
+        inputs, labels = self._to_device(self.train_data.x[:n], self.train_data.y[:n])
+        self.network.eval()
+        try:
+            outputs = self.network(inputs, check=False)
+            value = self._loss(outputs, self._targets(labels))
+        finally:
+            self.network.train()
+        if outputs.requires_grad and not value.requires_grad:
+            raise ValueError(
+                f"NeuralNetModel: the loss {self.loss_name} does not depend on the outputs through "
+                "minidnn operations, so it has no gradient: build it from minidnn.ops on the outputs"
+            )
 
     # -- evaluation -----------------------------------------------------------------------------------------
-    def evaluate(self, x: Any = None, split: str = "test") -> tuple[float, float]:
-        """(mean loss, accuracy) over the whole split, partial last chunk included, dropout off.
+    def evaluate(self, x: Any, split: str = "test") -> tuple[float, float]:
+        """(mean loss, accuracy) at ``x`` over the whole split, partial last chunk included, dropout off.
 
-        ``x=None`` evaluates the parameters last loaded (the last point the model evaluated).
+        ``x`` is required: the result never depends on the point evaluated last.
         """
         data = self._split(split)
-        if x is not None:
-            self.check_vector("x", x)
-            self.network.load(x)
+        self.check_vector("x", x)
+        self.network.load(x)
         be, xp = self.meta.backend, self.meta.backend.xp
         loss_total, hits = None, None
         self.network.eval()
@@ -250,8 +284,8 @@ class NeuralNetModel(NLPModel):
         both = be.to_host(xp.stack([xp.astype(loss_total, xp.float64), xp.astype(hits, xp.float64)]))
         return float(both[0]), float(both[1]) / len(data)
 
-    def accuracy(self, x: Any = None, split: str = "test") -> float:
-        """The fraction of the split classified right (argmax of the outputs), dropout off."""
+    def accuracy(self, x: Any, split: str = "test") -> float:
+        """The fraction of the split classified right at ``x`` (argmax of the outputs), dropout off."""
         return self.evaluate(x, split)[1]
 
     def _split(self, split: str) -> Dataset:
@@ -271,23 +305,61 @@ def _add_into(acc: list[Any], g: Any) -> None:
         acc.append(g)
 
 
-def _loss_function(name: str) -> Callable[[Tensor, Any], Tensor]:
-    loss = losses.get(name)
-    if name == "mse":
-        return loss
-    return lambda z, t: loss(z, t, check=False)
+def _loss_name(loss: str | LossFunction) -> str:
+    return loss if isinstance(loss, str) else getattr(loss, "__name__", type(loss).__name__)
 
 
-def _targets(loss: str, be: _backend.Backend, labels: Any, classes: int, dtype: str) -> Any:
-    """Labels for the cross-entropy; one-hot rows (mse, binary cross-entropy) or +-1 rows (logistic)."""
-    if loss == "softmax_cross_entropy":
-        return labels
+def _loss_function(loss: str | LossFunction) -> LossFunction:
+    """The named loss of minidnn.losses (value checks off: the data were checked once) or the callable,
+    wrapped in the checks of its result."""
+    if isinstance(loss, str):
+        named = losses.get(loss)
+        return named if loss == "mse" else lambda z, t: named(z, t, check=False)
+    if not callable(loss):
+        raise TypeError(
+            "NeuralNetModel: loss must be a name from minidnn.losses or a callable "
+            f"loss(outputs, labels) -> scalar Tensor, got {type(loss).__name__}"
+        )
+    name = _loss_name(loss)
+
+    def checked(outputs: Tensor, labels: Any) -> Tensor:
+        value = loss(outputs, labels)
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"NeuralNetModel: the loss {name} returned a {type(value).__name__}; it must return "
+                "a minidnn Tensor computed from the outputs"
+            )
+        if value.shape != () or value.dtype != outputs.dtype:
+            raise ValueError(
+                f"NeuralNetModel: the loss {name} must return a scalar Tensor of dtype {outputs.dtype} "
+                f"(the mean over the batch), got shape {value.shape} and dtype {value.dtype} for "
+                f"outputs of shape {outputs.shape}"
+            )
+        return value
+
+    return checked
+
+
+def _labels(be: _backend.Backend, labels: Any, classes: int, dtype: str) -> Any:
+    """The integer labels as they are (softmax cross-entropy, a callable loss)."""
+    return labels
+
+
+def _one_hot(be: _backend.Backend, labels: Any, classes: int, dtype: str) -> Any:
+    """One row per label, 1 at the label and 0 elsewhere (mse, binary cross-entropy)."""
     xp = be.xp
-    onehot = xp.astype(xp.reshape(labels, (-1, 1)) == be.arange(classes), be.dtype(dtype))
-    return onehot * 2.0 - 1.0 if loss == "logistic" else onehot
+    return xp.astype(xp.reshape(labels, (-1, 1)) == be.arange(classes), be.dtype(dtype))
 
 
-def _check_data(network: Sequential, data: Dataset, split: str) -> int:
+def _signs(be: _backend.Backend, labels: Any, classes: int, dtype: str) -> Any:
+    """One row per label, +1 at the label and -1 elsewhere (logistic)."""
+    return _one_hot(be, labels, classes, dtype) * 2.0 - 1.0
+
+
+ENCODINGS = {"mse": _one_hot, "binary_cross_entropy": _one_hot, "logistic": _signs}
+
+
+def _check_data(network: Network, data: Dataset, split: str) -> int:
     """The network's output size, after checking that it fits ``data`` (shapes, labels, values)."""
     if not isinstance(data, Dataset):
         raise TypeError(f"NeuralNetModel: {split} must be a datasets.Dataset, got {type(data).__name__}")

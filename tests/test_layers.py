@@ -1,8 +1,9 @@
 """Layers: exact first and second derivatives (input and parameters), forward values, modes, bad input.
 
-Every layer is checked inside a small Sequential on NumPy and on the strict device, float64 and
+Every layer is checked inside a small Network on NumPy and on the strict device, float64 and
 float32: ``check_grad`` and ``check_hvp`` (both modes) treat the input and each parameter as
-variables, by binding the drawn arrays to the layer for the evaluation.
+variables, by binding the drawn arrays to the layer for the evaluation. Composite layers (a layer
+holding a Sequential, with a parameter of its own; one layer used twice) are checked the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 import minidnn as md
 from minidnn import backend, layers, ops
 from minidnn.gradcheck import check_grad, check_hvp
+from minidnn.layers import ParameterSpec
 from minidnn.testing import arrays
 
 BACKENDS = ["numpy", "array-api-strict", pytest.param("cupy", marks=pytest.mark.gpu)]
@@ -33,6 +35,33 @@ class LayerCase:
     high: float = 2.0
     kinks: tuple[float, ...] = ()
     distinct: bool = False  # keep window entries apart (max pooling)
+
+
+class GatedResidual(layers.Layer):
+    """x + gain * body(x): a composite layer with a parameter of its own and a Sequential inside."""
+
+    def __init__(self, width: int):
+        self.width = width
+        self.body = layers.Sequential(layers.Dense(width, width), layers.Tanh(), layers.Dense(width, width))
+        self.gain = None
+
+    def specs(self) -> tuple[ParameterSpec, ...]:
+        return (
+            ParameterSpec(
+                "gain", (self.width,), lambda rng, shape, dtype: rng.uniform(0.5, 1.5, shape, dtype)
+            ),
+        )
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return self.body.output_shape(shape)
+
+    def forward(self, x: md.Tensor) -> md.Tensor:
+        return x + self.gain * self.body(x)
+
+
+def _tied() -> layers.Layer:
+    shared = layers.Dense(3, 3)
+    return layers.Sequential(shared, layers.Tanh(), shared)
 
 
 LAYERS = [
@@ -62,16 +91,18 @@ LAYERS = [
         ),
         (2, 1, 3, 3),
     ),
+    LayerCase("composite_residual", lambda: GatedResidual(3), (2, 3)),
+    LayerCase("tied_weights", _tied, (2, 3)),
 ]
 
 
-def _network(case: LayerCase, be: str, dtype: str) -> layers.Sequential:
-    net = layers.Sequential(case.build(), seed=3, backend=be, dtype=dtype)
+def _network(case: LayerCase, be: str, dtype: str) -> md.Network:
+    net = md.Network(case.build(), seed=3, backend=be, dtype=dtype)
     net.fix_noise(7)
     return net
 
 
-def _as_function(net: layers.Sequential):
+def _as_function(net: md.Network):
     """f(x, *params): the network's output with the given tensors bound as its parameters."""
     entries = list(net.named_specs())
 
@@ -128,7 +159,7 @@ def test_layer_second_order(case, be, dtype, data):
 
 # -- forward values -------------------------------------------------------------------------------
 def test_dense_computes_x_w_transpose_plus_b():
-    net = layers.Sequential(layers.Dense(4, 3), seed=1, dtype="float64")
+    net = md.Network(layers.Dense(4, 3), seed=1, dtype="float64")
     w, b = (t.data for t in net.parameters())
     x = np.random.default_rng(0).standard_normal((5, 4))
     np.testing.assert_allclose(net(x).data, x @ w.T + b, rtol=1e-12)
@@ -136,7 +167,7 @@ def test_dense_computes_x_w_transpose_plus_b():
 
 def test_conv_layer_matches_the_op_with_its_own_parameters():
     conv = layers.Conv2d(2, 3, 3, stride=2, padding=1)
-    net = layers.Sequential(conv, seed=1, dtype="float64")
+    net = md.Network(conv, seed=1, dtype="float64")
     x = np.random.default_rng(0).standard_normal((2, 2, 6, 5))
     expected = ops.conv2d(x, conv.weight.data, conv.bias.data, stride=2, padding=1).data
     np.testing.assert_allclose(net(x).data, expected)
@@ -168,7 +199,7 @@ def test_stable_activations_at_extreme_inputs():
 
 def test_dropout_is_seeded_scaled_and_off_in_evaluation():
     x = np.ones((200, 50), np.float32)
-    net = layers.Sequential(layers.Dropout(0.3), seed=5)
+    net = md.Network(layers.Dropout(0.3), seed=5)
     net.fix_noise(1)
     y1, y2 = net(x).data, net(x).data
     np.testing.assert_array_equal(y1, y2)
@@ -178,104 +209,19 @@ def test_dropout_is_seeded_scaled_and_off_in_evaluation():
     assert not np.array_equal(net(x).data, y1)
     net.fix_noise(None)
     assert not np.array_equal(net(x).data, net(x).data)
-    again = layers.Sequential(layers.Dropout(0.3), seed=5)
+    again = md.Network(layers.Dropout(0.3), seed=5)
     again.fix_noise(1)
     np.testing.assert_array_equal(again(x).data, y1)
     net.eval()
     np.testing.assert_array_equal(net(x).data, x)
-    assert not net.layers[0].training
+    assert not net.root.training
     net.train()
-    assert net.layers[0].training
-
-
-# -- flat parameters ---------------------------------------------------------------------------------
-def test_parameters_are_views_of_one_vector_in_layout_order():
-    net = layers.Sequential(layers.Dense(3, 4), layers.ReLU(), layers.Dense(4, 2, bias=False))
-    assert net.layout.names == ("0.weight", "0.bias", "2.weight")
-    assert net.layout.offsets == (0, 12, 16) and net.nvar == 24
-    for tensor in net.parameters():
-        assert np.shares_memory(tensor.data, net._flat)
-        assert tensor.data.flags.c_contiguous
-    assert "total" in net.layout.describe()
-
-
-def test_load_copies_in_and_vector_copies_out():
-    net = layers.Sequential(layers.Dense(3, 2))
-    x = np.arange(net.nvar, dtype=np.float32)
-    net.load(x)
-    x[0] = 100.0
-    np.testing.assert_array_equal(net.parameters()[0].data.ravel(), np.arange(6))
-    out = net.vector()
-    out[1] = -5.0
-    assert net.parameters()[0].data.ravel()[1] == 1.0
-
-
-def test_load_rejects_bad_vectors_and_changes_nothing():
-    net = layers.Sequential(layers.Dense(3, 2))
-    before = net.vector()
-    for bad in (np.zeros(3, np.float32), np.zeros(net.nvar, np.float64), [0.0] * net.nvar):
-        with pytest.raises(ValueError, match="x must be"):
-            net.load(bad)
-    np.testing.assert_array_equal(net.vector(), before)
-
-
-def test_gradients_land_in_one_flat_vector():
-    net = layers.Sequential(layers.Dense(3, 4), layers.Tanh(), layers.Dense(4, 2), dtype="float64")
-    x = np.random.default_rng(0).standard_normal((5, 3))
-    grads = md.grad(ops.sum(net(x) ** 2), net.parameters())
-    flat = net.gradient_vector(grads)
-    np.testing.assert_array_equal(flat, np.concatenate([g.data.ravel() for g in grads]))
-
-
-def test_set_tangent_gives_the_hessian_vector_product_of_the_flat_vector():
-    net = layers.Sequential(layers.Dense(3, 4), layers.Tanh(), layers.Dense(4, 2), dtype="float64")
-    x = np.random.default_rng(0).standard_normal((5, 3))
-    v = np.random.default_rng(1).standard_normal(net.nvar)
-    net.set_tangent(v)
-    grads = md.grad(ops.sum(net(x) ** 2), net.parameters())
-    net.set_tangent(None)
-    hv = net.gradient_vector([md.Tensor(g.tangent) for g in grads])
-    w0 = net.vector()
-
-    def flat_grad(w):
-        net.load(w)
-        return net.gradient_vector(md.grad(ops.sum(net(x) ** 2), net.parameters()))
-
-    fd = (flat_grad(w0 + 1e-6 * v) - flat_grad(w0 - 1e-6 * v)) / 2e-6
-    np.testing.assert_allclose(hv, fd, rtol=1e-6, atol=1e-7)
-    assert all(t.tangent is None for t in net.parameters())
-
-
-def test_same_seed_same_weights_on_every_backend():
-    a = layers.Sequential(layers.Dense(5, 3), layers.Dense(3, 2), seed=11)
-    b = layers.Sequential(layers.Dense(5, 3), layers.Dense(3, 2), seed=11, backend="array-api-strict")
-    c = layers.Sequential(layers.Dense(5, 3), layers.Dense(3, 2), seed=12)
-    np.testing.assert_array_equal(a.vector(), backend.get("array-api-strict").to_host(b.vector()))
-    assert not np.array_equal(a.vector(), c.vector())
-
-
-def test_to_moves_the_vector_between_backends_and_dtypes():
-    net = layers.Sequential(layers.Dense(3, 2), seed=2)
-    host = net.vector()
-    net.to("array-api-strict", "float64")
-    assert net.backend.name == "array-api-strict" and net.dtype == net.backend.xp.float64
-    np.testing.assert_allclose(net.backend.to_host(net.vector()), host)
-    assert backend.of(net.parameters()[0].data) is net.backend
-
-
-def test_a_nested_sequential_is_packed_into_the_outer_one():
-    inner = layers.Sequential(layers.Dense(3, 3), layers.ReLU(), seed=4)
-    weights = inner.vector()
-    outer = layers.Sequential(inner, layers.Dense(3, 1), seed=9)
-    assert outer.layout.names == ("0.0.weight", "0.0.bias", "1.weight", "1.bias")
-    np.testing.assert_array_equal(outer.vector()[: inner.nvar], weights)
-    with pytest.raises(RuntimeError, match="enclosing network"):
-        inner.vector()
+    assert net.root.training
 
 
 # -- initialisation ---------------------------------------------------------------------------------
 def test_glorot_uniform_is_the_default_with_zero_biases():
-    net = layers.Sequential(layers.Dense(300, 200), layers.Conv2d(4, 6, 3), seed=0)
+    net = md.Network(layers.Dense(300, 200), layers.Conv2d(4, 6, 3), seed=0)
     w, b, k, c = (t.data for t in net.parameters())
     a = np.sqrt(6 / 500)
     assert np.abs(w).max() <= a and np.abs(w).max() > 0.95 * a
@@ -294,7 +240,7 @@ def test_glorot_uniform_is_the_default_with_zero_biases():
     ],
 )
 def test_initialiser_variances(name, variance):
-    net = layers.Sequential(layers.Dense(300, 200, init=name), seed=0)
+    net = md.Network(layers.Dense(300, 200, init=name), seed=0)
     w = net.parameters()[0].data
     assert w.dtype == np.float32
     assert abs(w.var() / variance - 1) < 0.05
@@ -302,7 +248,7 @@ def test_initialiser_variances(name, variance):
 
 def test_unknown_initialiser_lists_the_valid_ones():
     with pytest.raises(ValueError, match="glorot_uniform"):
-        layers.Sequential(layers.Dense(2, 2, init="orthogonal"))
+        md.Network(layers.Dense(2, 2, init="orthogonal"))
 
 
 # -- dtypes and devices -------------------------------------------------------------------------------
@@ -326,7 +272,7 @@ def test_float32_network_holds_no_float64_in_forward_backward_or_hvp():
 
 def test_a_network_runs_on_the_strict_device_with_one_transfer_for_the_input_check():
     be = backend.get("array-api-strict")
-    net = layers.Sequential(
+    net = md.Network(
         layers.Conv2d(1, 2, 3), layers.ReLU(), layers.MaxPool2d(2), layers.Flatten(), layers.Dense(8, 3),
         backend=be,
     )  # fmt: skip
@@ -366,14 +312,14 @@ def test_a_network_runs_on_the_strict_device_with_one_transfer_for_the_input_che
     ],
 )
 def test_wrong_input_shapes_name_the_layer_and_the_shapes(layer, shape, message):
-    net = layers.Sequential(layers.Identity(), layer)
+    net = md.Network(layers.Identity(), layer)
     with pytest.raises(ValueError, match="layer 1, " + message):
         net(np.zeros(shape, np.float32))
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_input_batches_are_refused_before_computing(bad):
-    net = layers.Sequential(layers.Dense(2, 2))
+    net = md.Network(layers.Dense(2, 2))
     x = np.zeros((3, 2), np.float32)
     x[1, 0] = bad
     with pytest.raises(ValueError, match=r"input batch of shape \(3, 2\) contains NaN or Inf"):

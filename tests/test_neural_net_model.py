@@ -1,4 +1,4 @@
-"""NeuralNetModel: derivatives through the model, minibatch control, evaluation, bad input."""
+"""NeuralNetModel: derivatives through the model, minibatch control, evaluation, own losses, bad input."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 from minidnn.datasets import Dataset, DatasetError
 from minidnn.nlpmodels import NeuralNetModel
 
-from minidnn import backend, layers, models
+import minidnn as md
+from minidnn import backend, layers, models, ops
+from minidnn.gradcheck import check_grad, check_hvp
 
 
 def synthetic(n: int = 23, classes: int = 3, shape=(1, 4, 4), seed: int = 0, split: str = "train") -> Dataset:
@@ -19,12 +21,12 @@ def synthetic(n: int = 23, classes: int = 3, shape=(1, 4, 4), seed: int = 0, spl
     return Dataset(x, y, tuple(str(c) for c in range(classes)), "synthetic", split)
 
 
-def dense_net(seed: int = 0, activation: str = "tanh") -> layers.Sequential:
+def dense_net(seed: int = 0, activation: str = "tanh") -> md.Network:
     return models.mlp([16, 5, 3], activation=activation, seed=seed)
 
 
-def conv_net(seed: int = 0) -> layers.Sequential:
-    return layers.Sequential(
+def conv_net(seed: int = 0) -> md.Network:
+    return md.Network(
         layers.Conv2d(1, 2, 3), layers.Softplus(), layers.AvgPool2d(2), layers.Flatten(), layers.Dense(2, 3),
         seed=seed,
     )  # fmt: skip
@@ -179,9 +181,7 @@ def test_every_change_of_batch_changes_the_version():
 
 
 def test_dropout_is_pinned_to_the_batch_and_off_in_evaluation():
-    net = layers.Sequential(
-        layers.Flatten(), layers.Dense(16, 8), layers.Dropout(0.5), layers.Dense(8, 3), seed=1
-    )
+    net = md.Network(layers.Flatten(), layers.Dense(16, 8), layers.Dropout(0.5), layers.Dense(8, 3), seed=1)
     nlp = NeuralNetModel(net, synthetic(), synthetic(9, seed=1, split="test"), batch_size=7, dtype="float64")
     x = nlp.meta.x0
     assert nlp.obj(x) == nlp.obj(x)
@@ -207,7 +207,7 @@ def test_accuracy_and_loss_cover_the_whole_split_including_the_partial_chunk():
     loss = (np.log(np.exp(shifted).sum(1)) - shifted[np.arange(9), test.y]).mean()
     assert nlp.accuracy(x) == pytest.approx(expected)
     assert nlp.evaluate(x, "test") == pytest.approx((loss, expected))
-    assert 0.0 <= nlp.accuracy(split="train") <= 1.0
+    assert 0.0 <= nlp.accuracy(x, split="train") <= 1.0
 
 
 def test_the_strict_device_transfers_only_the_objective():
@@ -222,7 +222,7 @@ def test_the_strict_device_transfers_only_the_objective():
         call()
         assert be.host_transfers - before == transfers
     before = be.host_transfers
-    nlp.accuracy()
+    nlp.accuracy(x)
     assert be.host_transfers - before == 1
 
 
@@ -273,10 +273,12 @@ def test_unknown_loss_and_bad_options():
         model(eval_batch_size=0)
     with pytest.raises(ValueError, match="dtype must be one of"):
         model(dtype="float16")
+    nlp = model()
     with pytest.raises(ValueError, match="split must be one of"):
-        model().accuracy(split="valid")
+        nlp.accuracy(nlp.meta.x0, split="valid")
+    alone = NeuralNetModel(dense_net(), synthetic(), batch_size=5)
     with pytest.raises(ValueError, match="no test data"):
-        NeuralNetModel(dense_net(), synthetic(), batch_size=5).accuracy()
+        alone.accuracy(alone.meta.x0)
 
 
 def test_non_finite_images_are_refused_once_at_construction():
@@ -310,3 +312,113 @@ def test_scipy_trains_a_small_mlp_on_the_shipped_digits_through_to_scipy(method,
         result = minimize(method=method, options=options, **problem)
     assert result.fun < 0.2 * nlp.obj(nlp.meta.x0)
     assert nlp.accuracy(result.x) > 0.93
+
+
+# -- a loss of one's own -------------------------------------------------------------------------------
+def squared_softplus_margin(outputs: md.Tensor, labels) -> md.Tensor:
+    """Mean over samples and classes of softplus(z_c - z_y + 1)^2: smooth, with a nonzero Hessian."""
+    be = outputs.backend
+    onehot = md.Tensor(
+        be.xp.astype(be.xp.reshape(labels, (-1, 1)) == be.arange(outputs.shape[1]), outputs.dtype)
+    )
+    margin = outputs - ops.sum(outputs * onehot, axis=1, keepdims=True) + 1.0
+    return ops.mean(ops.softplus(margin) ** 2)
+
+
+def flat_objective(nlp: NeuralNetModel, loss):
+    """w -> loss(network(inputs; w), labels) on the whole training set, with each parameter the
+    reshaped slice of the flat Tensor w (so gradcheck differentiates through the flat vector)."""
+    net, layout = nlp.network, nlp.network.layout
+    entries = list(net.named_specs())
+    inputs = md.Tensor(nlp.train_data.x.astype(np.float64))
+    labels = nlp.train_data.y
+
+    def f(w):
+        own = [getattr(layer, spec.name) for _, layer, spec in entries]
+        for (_, layer, spec), offset, size, shape in zip(
+            entries, layout.offsets, layout.sizes, layout.shapes
+        ):
+            setattr(layer, spec.name, w[offset : offset + size].reshape(shape))
+        try:
+            return loss(net.forward(inputs), labels)
+        finally:
+            for (_, layer, spec), tensor in zip(entries, own):
+                setattr(layer, spec.name, tensor)
+
+    return f
+
+
+@pytest.mark.parametrize("net", NETS)
+def test_a_callable_loss_has_exact_gradients_and_hessian_products(net):
+    nlp = model(net, loss=squared_softplus_margin, full_batch=True)
+    assert nlp.loss_name == "squared_softplus_margin" and nlp.meta.name.startswith("squared_softplus_margin")
+    rng = np.random.default_rng(3)
+    x = nlp.meta.x0 + 0.2 * rng.standard_normal(nlp.meta.nvar)
+    v = rng.standard_normal(nlp.meta.nvar)
+    f = flat_objective(nlp, squared_softplus_margin)
+    check_grad(f, [x])
+    check_hvp(f, [x])
+    exact = md.hvp(f, [x], [v])
+    assert nlp.obj(x) == pytest.approx(exact.value.item(), rel=1e-13)
+    np.testing.assert_allclose(nlp.grad(x), exact.grads[0].data, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(nlp.hprod(x, v), exact.hvps[0].data, rtol=1e-12, atol=1e-15)
+    loss, _ = nlp.evaluate(x, "train")
+    assert loss == pytest.approx(nlp.obj(x), rel=1e-12)
+
+
+def test_a_callable_loss_that_cannot_be_trained_on_is_refused_at_construction():
+    def per_sample(z, y):
+        return ops.sum(z * z, axis=1)
+
+    def as_float(z, y):
+        return float(ops.mean(z).item())
+
+    def constant(z, y):
+        return md.Tensor(z.data.mean())
+
+    def single(z, y):
+        return ops.mean(z).data.astype(np.float32) * md.Tensor(np.float32(1.0), requires_grad=True)
+
+    with pytest.raises(ValueError, match=r"loss per_sample must return a scalar Tensor .* got shape \(2,\)"):
+        model(loss=per_sample)
+    with pytest.raises(TypeError, match="loss as_float returned a float"):
+        model(loss=as_float)
+    with pytest.raises(ValueError, match="loss constant does not depend on the outputs"):
+        model(loss=constant)
+    with pytest.raises(ValueError, match="dtype float64 .* got shape \\(\\) and dtype float32"):
+        model(loss=single)
+    with pytest.raises(TypeError, match="loss must be a name from minidnn.losses or a callable"):
+        model(loss=3)
+
+
+# -- shared objects and explicit points ---------------------------------------------------------------
+def test_one_network_serves_a_float32_and_a_float64_model():
+    net = dense_net()
+    weights = net.vector()
+    m32 = NeuralNetModel(net, synthetic(), batch_size=7, dtype="float32")
+    x32 = m32.meta.x0 + np.float32(0.1)
+    f32, g32 = m32.objgrad(x32)
+    m64 = NeuralNetModel(net, synthetic(), batch_size=7, dtype="float64")
+    assert m64.obj(m64.meta.x0 + 0.1) == pytest.approx(f32, rel=1e-5)
+    assert m32.objgrad(x32)[0] == f32 and np.array_equal(m32.objgrad(x32)[1], g32)
+    assert net.dtype == np.float32 and np.array_equal(net.vector(), weights)
+    assert m32.network is not net and m64.network is not net and m32.network.root is not net.root
+
+
+def test_the_model_takes_a_network_not_layers():
+    with pytest.raises(TypeError, match=r"network must be a minidnn.Network, got Sequential: build one with"):
+        NeuralNetModel(layers.Sequential(layers.Flatten(), layers.Dense(16, 3)), synthetic())
+
+
+def test_evaluation_needs_its_point_and_ignores_the_point_evaluated_last():
+    nlp = model(eval_batch_size=4)
+    x, y = nlp.meta.x0, nlp.meta.x0 + 0.5
+    first = nlp.evaluate(x)
+    nlp.objgrad(y)
+    nlp.hprod(y, np.ones(nlp.meta.nvar))
+    assert nlp.evaluate(x) == first
+    assert nlp.evaluate(y) != first
+    with pytest.raises(TypeError):
+        nlp.accuracy()
+    with pytest.raises(TypeError):
+        nlp.evaluate(split="test")

@@ -29,7 +29,7 @@ import numpy
 from minidnn.cli import atomic, jsonio
 from minidnn.cli.errors import CommandError
 from minidnn.cli.settings import RunSettings
-from minidnn.layers import Sequential
+from minidnn.network import Network
 
 FORMAT = "minidnn-checkpoint/1"
 NAME = "checkpoint.npz"
@@ -47,7 +47,7 @@ class Checkpoint:
     history: dict[str, list[Any]] = field(default_factory=dict)
 
 
-def layout_of(network: Sequential) -> dict[str, list[Any]]:
+def layout_of(network: Network) -> dict[str, list[Any]]:
     """The network's layout as JSON-ready lists."""
     layout = network.layout
     return {
@@ -91,7 +91,7 @@ def load(path: str | os.PathLike[str]) -> Checkpoint:
     return Checkpoint(vector, parts["layout"], settings, parts["state"], parts["history"])
 
 
-def check_layout(path: str | os.PathLike[str], checkpoint: Checkpoint, network: Sequential) -> None:
+def check_layout(path: str | os.PathLike[str], checkpoint: Checkpoint, network: Network) -> None:
     """A CommandError naming ``path`` unless the checkpoint's vector fits ``network`` exactly."""
     expected = layout_of(network)
     for key in ("names", "shapes", "offsets"):

@@ -14,7 +14,7 @@ from minidnn import backend as _backend
 from minidnn import datasets, models
 from minidnn.cli.errors import CommandError
 from minidnn.cli.settings import RunSettings
-from minidnn.layers import Sequential
+from minidnn.network import Network
 from minidnn.nlpmodels import NeuralNetModel
 
 
@@ -32,7 +32,7 @@ def load_split(settings: RunSettings, split: str) -> datasets.Dataset:
         ) from None
 
 
-def build_network(settings: RunSettings, data: datasets.Dataset) -> Sequential:
+def build_network(settings: RunSettings, data: datasets.Dataset) -> Network:
     """The preset network of ``settings.model`` for images and classes like those of ``data``."""
     name, seed = settings.model, settings.seed
     try:
@@ -46,7 +46,7 @@ def build_network(settings: RunSettings, data: datasets.Dataset) -> Sequential:
         raise CommandError(f"cannot build model {name!r}: {err}") from None
 
 
-def describe_network(settings: RunSettings, network: Sequential) -> str:
+def describe_network(settings: RunSettings, network: Network) -> str:
     """A one-line name of the network, e.g. ``mlp 64-64-10 (relu)``."""
     if settings.model == "mlp":
         sizes = [network.layout.shapes[0][1]] + [shape[0] for shape in network.layout.shapes[::2]]
@@ -57,7 +57,7 @@ def describe_network(settings: RunSettings, network: Sequential) -> str:
 
 
 def build_model(
-    settings: RunSettings, network: Sequential, train: datasets.Dataset, test: datasets.Dataset
+    settings: RunSettings, network: Network, train: datasets.Dataset, test: datasets.Dataset
 ) -> NeuralNetModel:
     """The NeuralNetModel of ``network`` on the data; a CommandError when they do not fit."""
     try:

@@ -34,7 +34,7 @@ from minidnn.cli import history, methods, metrics, outdir, plots, problem, progr
 from minidnn.cli.errors import INTERRUPTED, OK, CommandError
 from minidnn.cli.interrupts import sigint_ignored
 from minidnn.cli.settings import RunSettings, resolve
-from minidnn.layers import Sequential
+from minidnn.network import Network
 from minidnn.nlpmodels import NeuralNetModel
 
 
@@ -45,7 +45,7 @@ class Session:
     settings: RunSettings
     folder: Path
     test: datasets.Dataset
-    network: Sequential
+    network: Network
     nlp: NeuralNetModel
     x0: Any
     resumed: checkpoints.Checkpoint | None

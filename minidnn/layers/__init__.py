@@ -1,4 +1,7 @@
-"""Layers: Dense, Conv2d, pooling, Flatten, Dropout, activations, and Sequential (one flat vector)."""
+"""Layers: Dense, Conv2d, pooling, Flatten, Dropout, activations, and the Sequential container.
+
+A layer declares its parameters; a :class:`minidnn.Network` built over layers owns them (one flat vector).
+"""
 
 from minidnn.layers.activations import ELU, Identity, ReLU, Sigmoid, Softplus, Tanh
 from minidnn.layers.conv import Conv2d
