@@ -7,9 +7,11 @@ ratio. Target: an update costs at most twice one two-loop product
 (``nlpmodels.InverseLBFGSOperator``, what ``solvers.lbfgs`` uses). The forward operators
 (``LBFGSOperator``, ``LSR1Operator``, what trunk uses through ``LBFGSModel`` and ``LSR1Model``) are
 timed the same way for comparison. Freed host memory is retained for reuse
-(``minidnn.backend.retain_freed_host_memory``), as in the other benchmarks.
+(``minidnn.backend.retain_freed_host_memory``) unless ``--default-allocator``, as in the other
+benchmarks.
 
-    python benchmarks/quasi_newton_update.py [--n N] [--mem M] [--repeats R] [--backend NAME] [--json PATH]
+    python benchmarks/quasi_newton_update.py [--n N] [--mem M] [--repeats R] [--backend NAME]
+        [--default-allocator] [--json PATH]
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=200, help="timed updates and products (default 200)")
     parser.add_argument("--backend", default="numpy", help="numpy or cupy (default numpy)")
     parser.add_argument("--json", metavar="PATH", help="also write the results there")
+    parser.add_argument(
+        "--default-allocator", action="store_true", help="keep glibc's defaults (freed memory returned)"
+    )
     return parser.parse_args(argv)
 
 
@@ -86,7 +91,7 @@ def time_operator(
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = arguments(argv)
-    retained = retain_freed_host_memory()
+    retained = not args.default_allocator and retain_freed_host_memory()
     backend = backends.get(args.backend)
     pairs = random_pairs(backend, args.n, args.mem + 3)
     v = backend.rng(1).normal(0.0, 1.0, (args.n,), dtype="float32")

@@ -79,7 +79,7 @@ class LBFGS(Solver):
             return self.restart("small_step")
         g_trial = p.g if p.g is not None else self.nlp.grad(trial)
         grad_norm = self.checked_grad_norm(p.f, g_trial)
-        if self.same_batch(version):
+        if self.same_batch(version):  # a pair that overflowed is skipped like a rejected one
             self.memory.push(p.t * d, g_trial - g, skip_nonfinite=True)
         self.x, self.f, self.g, self.grad_norm = trial, p.f, g_trial, grad_norm
         self.step = p.t

@@ -2,6 +2,8 @@
 pairs (float64 recursions), skip rules, the ring past ``mem`` pairs, inverse times forward, reset,
 dtype, host transfers, bad input; and how solvers see quasi-Newton models."""
 
+import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -384,3 +386,28 @@ def test_a_model_that_declares_no_learning_is_never_updated():
             raise AssertionError("update called on a model without learns_from")
 
     assert solvers.trunk(Exact()).status == "first_order"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_singular_small_system_falls_back_to_the_pseudo_inverse(backend):
+    op = LSR1Operator(3, dtype="float64", backend=backend)
+    singular = to_device(op, [[1.0, 1.0], [1.0, 1.0]])
+    solution = op._solve(singular, to_device(op, [2.0, 2.0]))
+    np.testing.assert_allclose(to_host(op, solution), [1.0, 1.0], rtol=1e-12)
+
+
+def test_the_update_benchmark_runs_at_a_tiny_size(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "quasi_newton_update", ROOT / "benchmarks/quasi_newton_update.py"
+    )
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    saved = tmp_path / "results.json"
+    argv = ["--n", "64", "--mem", "3", "--repeats", "4", "--default-allocator", "--json", str(saved)]
+    results = benchmark.main(argv)
+    assert json.loads(saved.read_text()) == results
+    assert results["n"] == 64 and results["mem"] == 3
+    for name in ("inverse_lbfgs", "lbfgs", "lsr1"):
+        timing = results[name]
+        assert timing["update_s"] > 0 and timing["product_s"] > 0 and timing["stored_fraction"] == 1.0
+        assert timing["ratio"] == timing["update_s"] / timing["product_s"]
