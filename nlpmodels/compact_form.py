@@ -13,8 +13,9 @@ the badly scaled test problems (Brown's, in float64).
 
 Costs for k stored pairs:
 
-- push: Z s and Z y (4 k n flops, Z read once each), s's, s'y, y'y, the copy of s and y, and
-  O(k^3) work on small device arrays; no n-vector is rebuilt;
+- push: s's, s'y, y'y for the skip rule, the copy of s and y, then Z s and Z y from the stored rows
+  (the new rows and columns of G: 4 k n flops) and O(k^3) work on small device arrays; no n-vector
+  is rebuilt;
 - product: Z v, a small solve, then Z' times 2k coefficients (4 k n flops) and sigma v.
 
 The slots are not in chronological order once the ring has wrapped; the matrices are kept in slot
@@ -24,21 +25,12 @@ order, and where the order of the pairs matters (the strictly lower triangle L o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy
 from minidnn.nlpmodels.quasi_newton_operator import PairProducts, QuasiNewtonOperator
 
 from minidnn.backend import Backend
-
-
-@dataclass
-class CompactProducts(PairProducts):
-    """s's, s'y, y'y and Z s, Z y: an offered pair against the pairs stored before it."""
-
-    zs: Any
-    zy: Any
 
 
 class CompactForm(QuasiNewtonOperator):
@@ -56,37 +48,27 @@ class CompactForm(QuasiNewtonOperator):
         super().__init__(n, mem, scaling, dtype=dtype, backend=backend)
         self.gram = self.backend.zeros((2 * mem, 2 * mem), dtype=self.dtype)
 
-    def _products(self, s: Any, y: Any) -> CompactProducts:
-        z = self.pairs.stored
-        return CompactProducts(ss=s @ s, sy=s @ y, yy=y @ y, zs=z @ s, zy=z @ y)
-
     def _stored(self, slot: int, products: PairProducts) -> None:
-        self._record_gram(slot, products)
+        self._record_gram(slot)
         self.sigma = self._scale(products)
         self._prepare()
 
-    def _record_gram(self, slot: int, p: CompactProducts) -> None:
-        """Row and column of the new s (index 2 slot) and y (2 slot + 1) in G, the pair's own block last
-        (it overwrites the products with the pair that the slot held before)."""
-        g, k = self.gram, p.zs.shape[0]
-        i, j = 2 * slot, 2 * slot + 1
-        g[i, :k] = p.zs
-        g[:k, i] = p.zs
-        g[j, :k] = p.zy
-        g[:k, j] = p.zy
-        g[i, i] = p.ss
-        g[i, j] = p.sy
-        g[j, i] = p.sy
-        g[j, j] = p.yy
+    def _record_gram(self, slot: int) -> None:
+        """The rows and columns of the new s (index 2 slot) and y (2 slot + 1) in G: Z s and Z y, read
+        from the stored rows (they replace the products with the pair that the slot held before)."""
+        z, g = self.pairs.stored, self.gram
+        k, i, j = z.shape[0], 2 * slot, 2 * slot + 1
+        with_s, with_y = z @ z[i, :], z @ z[j, :]
+        g[:k, i] = with_s
+        g[i, :k] = with_s
+        g[:k, j] = with_y  # written last, so that G[i, j] = G[j, i] = s'y exactly
+        g[j, :k] = with_y
 
     def _matvec(self, v: Any) -> Any:
-        return self._times(v, self.pairs.stored @ v)
-
-    def _times(self, v: Any, zv: Any) -> Any:
-        """B v, given Z v."""
         if self.npairs == 0:
             return self.sigma * v
-        return self.sigma * v + self._coefficients(zv) @ self.pairs.stored
+        z = self.pairs.stored
+        return self.sigma * v + self._coefficients(z @ v) @ z
 
     # -- small matrices, in slot order -----------------------------------------------------------
     def _blocks(self) -> tuple[Any, Any, Any]:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minidnn.nlpmodels.compact_form import CompactForm, CompactProducts
+from minidnn.nlpmodels.compact_form import CompactForm
 from minidnn.nlpmodels.quasi_newton_operator import PairProducts
 from minidnn.nlpmodels.secant_rules import curvature_margin, safe_curvature, sr1_denominator_ok
 
@@ -55,8 +55,8 @@ class LSR1Operator(CompactForm):
         self.kept: Any = None
         self._margin = curvature_margin(self.backend.xp, self.dtype)
 
-    def _accepts(self, s: Any, y: Any, products: CompactProducts) -> Any:
-        u = y - self._times(s, products.zs)
+    def _accepts(self, s: Any, y: Any, products: PairProducts) -> Any:
+        u = y - self._matvec(s)
         return sr1_denominator_ok(self.backend.xp, products.ss, s @ u, u @ u)
 
     def _scale(self, products: PairProducts) -> Any:
