@@ -2,7 +2,7 @@
 Nocedal and Wright, Numerical Optimization, Algorithm 7.5).
 
 Each iteration: d = -H g with H the inverse L-BFGS matrix of the last ``mem`` pairs (two-loop
-recursion of ``nlpmodels.LBFGSModel``, scaled by s'y / y'y of the newest pair); a line search for
+recursion of ``nlpmodels.InverseLBFGSOperator``, scaled by s'y / y'y of the newest pair); a line search for
 t along d (:mod:`solvers.line_search`: Armijo-Wolfe as JSOSolvers.jl by default, strong Wolfe on
 request); then x ← x + t d and the pair (t d, ∇f(x + t d) - ∇f(x)) is offered to the memory, whose
 skip rule keeps it only with safely positive curvature. Both gradients of a pair come from the same
@@ -18,7 +18,7 @@ import math
 from typing import Any
 
 import numpy
-from minidnn.nlpmodels import LBFGSModel
+from minidnn.nlpmodels import InverseLBFGSOperator
 from minidnn.solvers import checks
 from minidnn.solvers.batches import Batches
 from minidnn.solvers.driver import run
@@ -49,7 +49,14 @@ class LBFGS(Solver):
         bk_max: int,
     ):
         super().__init__(nlp, x, batches, budget)
-        self.memory = LBFGSModel(nlp, mem=checks.positive_int(self.name, "mem", mem), scaling=bool(scaling))
+        meta = nlp.meta
+        self.memory = InverseLBFGSOperator(
+            meta.nvar,
+            mem=checks.positive_int(self.name, "mem", mem),
+            scaling=bool(scaling),
+            dtype=meta.dtype,
+            backend=meta.backend,
+        )
         self.line_search = checks.choice(self.name, "line_search", line_search, LINE_SEARCHES)
         eps = float(numpy.finfo(nlp.meta.dtype).eps)
         self.tau0 = max(1e-4, math.sqrt(eps))  # JSOSolvers.jl lbfgs: Armijo τ₀ = max(1e-4, √eps)
@@ -58,7 +65,7 @@ class LBFGS(Solver):
 
     def iterate(self) -> str | None:
         x, g, version = self.x, self.g, self.batch_version
-        d = -self.memory.inverse_hprod(g)
+        d = -self.memory.matvec(g)
         slope = self.dot(g, d)
         if not slope < 0:
             return self.restart("not_desc")
@@ -72,8 +79,8 @@ class LBFGS(Solver):
             return self.restart("small_step")
         g_trial = p.g if p.g is not None else self.nlp.grad(trial)
         grad_norm = self.checked_grad_norm(p.f, g_trial)
-        if self.same_batch(version):
-            self.memory.update(p.t * d, g_trial - g)
+        if self.same_batch(version):  # a pair that overflowed is skipped like a rejected one
+            self.memory.push(p.t * d, g_trial - g, skip_nonfinite=True)
         self.x, self.f, self.g, self.grad_norm = trial, p.f, g_trial, grad_norm
         self.step = p.t
         return None

@@ -2,8 +2,9 @@
 Hessian (JSOSolvers.jl's ``trunk`` on an ``LSR1Model``, as in the KnetNLPModels tutorials).
 
 The model ``nlpmodels.LSR1Model(nlp, mem, scaling)`` replaces the Hessian-vector products; it learns
-from each accepted step (s, ∇f(x + s) - ∇f(x)), both gradients from the same minibatch. SR1 matrices
-may be indefinite, which the Steihaug-Toint inner solver handles by stopping on the boundary.
+from every trial step (s, ∇f(x + s) - ∇f(x)), accepted or not (its ``learns_from``), both gradients
+from the same minibatch. SR1 matrices may be indefinite, which the Steihaug-Toint inner solver
+handles by stopping on the boundary.
 """
 
 from __future__ import annotations

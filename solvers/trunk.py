@@ -12,8 +12,9 @@ Each iteration:
 3. Accept when ρ ≥ 1e-4; update Δ by the rules of :class:`~solvers.trust_region.TrustRegion`.
 
 All constants are JSOSolvers.jl trunk's. H is ``nlp.hprod``: the exact Hessian for a model that has
-one (a network), or a quasi-Newton operator for an ``LBFGSModel``/``LSR1Model``, updated with
-(s, ∇f(x + s) - ∇f(x)) after each accepted step, both gradients from the same minibatch.
+one (a network), or a quasi-Newton operator for an ``LBFGSModel``/``LSR1Model``, offered the pair
+(s, ∇f(x + s) - ∇f(x)) on the steps the model's ``learns_from`` names (every trial step, or the
+accepted ones), both gradients from the same minibatch.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy
-from minidnn.nlpmodels import LSR1Model, QuasiNewtonModel
 from minidnn.solvers import checks
 from minidnn.solvers.batches import Batches
 from minidnn.solvers.driver import run
@@ -81,9 +81,9 @@ class Trunk(Solver):
         self.bk_max = checks.nonnegative_int(self.name, "bk_max", bk_max)
         self.armijo = float(numpy.finfo(nlp.meta.dtype).eps) ** 0.25  # JSOSolvers.jl trunk: β = eps^(1/4)
         self.cg_tol = 1.0  # JSOSolvers.jl trunk: cgtol starts at 1
-        self.quasi_newton = isinstance(nlp, QuasiNewtonModel)
-        # Nocedal & Wright, Algorithm 6.2: SR1 learns from every trial step, accepted or not
-        self.learns_from_every_trial = isinstance(nlp, LSR1Model)
+        # A quasi-Newton model says which steps it learns from (nlpmodels.QuasiNewtonModel.learns_from):
+        # "every_trial" (SR1) or "accepted_steps" (BFGS); None: an exact Hessian, which learns nothing.
+        self.learns_from = getattr(nlp, "learns_from", None)
         self.region: TrustRegion | None = None
 
     def start(self) -> None:
@@ -99,7 +99,7 @@ class Trunk(Solver):
         if self.rounds_to_same(x, point):
             return self.restart()
         trial = _Trial(self.nlp, point, step, *self.nlp.objgrad(point))
-        if self.learns_from_every_trial and self.same_batch(version):
+        if self.learns_from == "every_trial" and self.same_batch(version):
             self.nlp.update(step.s, trial.gradient() - self.g)
         red = self.reductions(trial)
         backtracks = 0
@@ -160,7 +160,7 @@ class Trunk(Solver):
     def accept(self, trial: _Trial, version: int) -> None:
         g_trial = trial.gradient()
         grad_norm = self.checked_grad_norm(trial.f, g_trial)
-        if self.quasi_newton and not self.learns_from_every_trial and self.same_batch(version):
+        if self.learns_from == "accepted_steps" and self.same_batch(version):
             self.nlp.update(trial.step.s, g_trial - self.g)
         self.x, self.f, self.g, self.grad_norm = trial.point, trial.f, g_trial, grad_norm
 
@@ -168,7 +168,7 @@ class Trunk(Solver):
         """The step was lost to rounding: a quasi-Newton model forgets its pairs and the radius
         starts afresh (its scaling can make every step vanish on a badly scaled problem); with the
         exact Hessian, or an empty memory, the run ends with ``small_step``."""
-        if not (self.quasi_newton and self.nlp.npairs > 0):
+        if self.learns_from is None or self.nlp.npairs == 0:
             return "small_step"
         self.nlp.reset()
         self.region.radius = initial_radius(self.grad_norm)

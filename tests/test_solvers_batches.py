@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy
 import pytest
-from minidnn.nlpmodels import LBFGSModel, LSR1Model
+from minidnn.nlpmodels import InverseLBFGSOperator, LBFGSModel, LSR1Model
 from test_solvers_doubles import MinibatchLogistic
 
 from minidnn import solvers
@@ -25,7 +25,8 @@ class Recorder:
     def __call__(self, nlp, solver, stats) -> None:
         if stats.iter in self.swap_at:
             nlp.next_minibatch()
-        self.marks.append((stats.iter, len(nlp.log), solver.x.copy(), nlp.batch_version))
+        model = getattr(nlp, "nlp", nlp)  # the double itself, also under a quasi-Newton model
+        self.marks.append((stats.iter, len(model.log), solver.x.copy(), nlp.batch_version))
 
 
 def segments(model: MinibatchLogistic, recorder: Recorder):
@@ -48,15 +49,15 @@ def check_reference_first(model: MinibatchLogistic, recorder: Recorder, swapped_
 
 
 class RecordingUpdates:
-    """Records every (s, y) offered to a quasi-Newton model."""
+    """Records every (s, y) offered to a quasi-Newton model or operator."""
 
     def __init__(self) -> None:
         self.pairs: list[tuple[numpy.ndarray, numpy.ndarray]] = []
 
     def wrap(self, update):
-        def recorded(model, s, y):
+        def recorded(model, s, y, **options):
             self.pairs.append((numpy.array(s, copy=True), numpy.array(y, copy=True)))
-            return update(model, s, y)
+            return update(model, s, y, **options)
 
         return recorded
 
@@ -114,8 +115,10 @@ def test_solver_owned_quasi_newton_pairs_never_mix_batches(
     method: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     updates = RecordingUpdates()
-    qn_class = LBFGSModel if method == "lbfgs" else LSR1Model
-    monkeypatch.setattr(qn_class, "update", updates.wrap(qn_class.update))
+    if method == "lbfgs":
+        monkeypatch.setattr(InverseLBFGSOperator, "push", updates.wrap(InverseLBFGSOperator.push))
+    else:
+        monkeypatch.setattr(LSR1Model, "update", updates.wrap(LSR1Model.update))
     nlp = MinibatchLogistic()
     recorder = Recorder(SWAPS)
     solvers.minimize(nlp, method, callback=recorder, max_iter=8, atol=0.0, rtol=0.0)
