@@ -64,6 +64,11 @@ def parameters(name: str, options: dict[str, Any]) -> dict[str, Any]:
     return {**declarations.defaults(solvers.METHODS[method(name)].parameters), **options}
 
 
+def parameter_names(name: str) -> tuple[str, ...]:
+    """The names of the solver's own parameters (its parameter record's fields)."""
+    return tuple(declarations.defaults(solvers.METHODS[method(name)].parameters))
+
+
 def check_options(options: dict[str, Any]) -> None:
     """Refuses the options the command sets itself."""
     taken = sorted(set(options) & set(RESERVED))
