@@ -46,7 +46,7 @@ class LBFGSParameters:
     )
     line_search: str = parameter(
         "armijo_wolfe",
-        "armijo_wolfe (JSOSolvers.jl's) or strong_wolfe (Nocedal and Wright, c1 = 1e-4, c2 = 0.9)",
+        "armijo_wolfe (JSOSolvers.jl's) or strong_wolfe (Nocedal and Wright's, see solvers.line_search)",
         OneOf(("armijo_wolfe", "strong_wolfe")),
         source="JSOSolvers.jl lbfgs",
     )
