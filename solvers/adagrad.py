@@ -9,41 +9,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from minidnn.solvers import checks
-from minidnn.solvers.batches import Batches
-from minidnn.solvers.driver import run
-from minidnn.solvers.stats import ExecutionStats
-from minidnn.solvers.stochastic import StochasticSolver
-from minidnn.solvers.stopping import Budget
+from minidnn.solvers.core import Batches, Budget
+from minidnn.solvers.driver import solver_function
+from minidnn.solvers.parameters import POSITIVE, declared, parameter
+from minidnn.solvers.stochastic import StochasticSolver, clip_parameter
+
+
+@declared
+class AdagradParameters:
+    """Adagrad's parameters."""
+
+    lr: float = parameter(0.05, "step length", POSITIVE, source="Knet.jl Adagrad: lr = 0.05")
+    eps: float = parameter(
+        1e-6, "regulariser of the denominator", POSITIVE, source="Knet.jl Adagrad: eps = 1e-6"
+    )
+    clip: float | None = clip_parameter()
 
 
 class Adagrad(StochasticSolver):
-    name = "adagrad"
+    """Minimises ``nlp`` by Adagrad, one step per minibatch."""
 
-    def __init__(
-        self, nlp: Any, x: Any, batches: Batches, budget: Budget, *, lr: float, eps: float, clip: float | None
-    ):
-        super().__init__(nlp, x, batches, budget, lr=lr, clip=clip)
-        self.eps = checks.positive(self.name, "eps", eps)
-        self.sum_squares = self.xp.zeros_like(x)
+    name = "adagrad"
+    parameters = AdagradParameters
+
+    def __init__(self, nlp: Any, x: Any, batches: Batches, budget: Budget, params: Any):
+        super().__init__(nlp, x, batches, budget, params)
+        self.sum_squares = self.xp.zeros_like(self.x)
 
     def update(self, x: Any, g: Any) -> Any:
         self.sum_squares = self.sum_squares + g * g
-        return x - self.lr * g / self.xp.sqrt(self.sum_squares + self.eps)
+        return x - self.params.lr * g / self.xp.sqrt(self.sum_squares + self.params.eps)
 
 
-def adagrad(
-    nlp: Any,
-    x0: Any = None,
-    *,
-    lr: float = 0.05,  # Knet.jl Adagrad: lr = 0.05
-    eps: float = 1e-6,  # Knet.jl Adagrad: eps = 1e-6
-    clip: float | None = None,
-    **options: Any,
-) -> ExecutionStats:
-    """Minimises ``nlp`` by Adagrad, one step per minibatch.
-
-    lr: step length (0.05), eps: regulariser of the denominator (1e-6), both Knet.jl's defaults;
-    clip: bound on ‖g‖ (None: no clipping). See :mod:`solvers.options` for ``options``.
-    """
-    return run(Adagrad, nlp, x0, {"lr": lr, "eps": eps, "clip": clip}, options)
+adagrad = solver_function(Adagrad)

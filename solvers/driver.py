@@ -1,6 +1,8 @@
-"""The loop shared by every solver: stopping tests, history, log, callback, batches and interrupts.
+"""The loop shared by every solver: options, stopping tests, history, log, callback, batches and
+interrupts.
 
-    validate options and x0           (nothing is evaluated before this succeeds)
+    split the options into the solver's parameters and the common ones (:class:`~.core.Budget`),
+    check both and x0                  (nothing is evaluated before this succeeds)
     start: f(x0), ∇f(x0); tol = atol + rtol ‖∇f(x0)‖
     repeat:
         record the row; status from the stopping rules; callback(nlp, solver, stats)
@@ -14,23 +16,70 @@ A non-finite f or ∇f at a point the method needs ends the run with status ``ex
 for f = -inf) and the last finite iterate as the solution; Ctrl-C (KeyboardInterrupt) ends it with
 status ``user`` and the current iterate. Time spent measuring test accuracy is not counted in
 ``elapsed_time`` nor in the time budget; it is reported as ``solver_specific["eval_time"]``.
+
+``resample`` (deterministic solvers; stochastic ones take one step per minibatch by definition):
+    ``None``         never: the solver works on the model's current batch (a callback may move it)
+    ``"iteration"``  a new minibatch after every iteration
+    ``"epoch"``      a new minibatch every ``batches_per_epoch`` iterations
+    ``k`` (int)      a new minibatch every k iterations
+The move happens at the end of an iteration; f and ∇f are re-evaluated on the new batch at the
+start of the next one, so a run that stops there wastes no evaluation.
+
+``eval_every``:
+    ``"epoch"``      at the iteration that completes an epoch, when the model has ``accuracy``
+                     (the default; nothing happens for a model without minibatches or accuracy)
+    ``k`` (int)      every k iterations (the model must have ``accuracy``)
+    ``None``         never
+
+``verbose=k`` prints the iteration table in the style of JSOSolvers.jl's log: a header, then one row
+every k iterations and the last row of the run, e.g. for trunk::
+
+     iter          f(x)       ||g||      radius       ratio   epoch      time   inner           cg
+        0    2.4200e+01    2.33e+02    2.33e+01           -       -      0.00       -            -
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from minidnn.solvers import options as _options
-from minidnn.solvers import vectors
-from minidnn.solvers.batches import Batches
-from minidnn.solvers.history import History
-from minidnn.solvers.logging import IterationLog
-from minidnn.solvers.schedule import EvalCadence, Resample
-from minidnn.solvers.solver import NonFinite, Solver
-from minidnn.solvers.stats import STATUSES, UNKNOWN, ExecutionStats
-from minidnn.solvers.stopping import Budget
+from minidnn.solvers import parameters
+from minidnn.solvers.core import Batches, Budget, Column, NonFinite, Solver
+from minidnn.solvers.stats import STATUSES, UNKNOWN, ExecutionStats, History
+
+
+def run(solver_class: type[Solver], nlp: Any, x0: Any, options: Mapping[str, Any]) -> ExecutionStats:
+    """Checks every option and ``x0``, then runs ``solver_class`` on ``nlp`` from ``x0``."""
+    name = solver_class.name
+    own, common = parameters.split(
+        name,
+        options,
+        {solver_class.parameters: _names(solver_class.parameters), Budget: _common(solver_class)},
+    )
+    params = parameters.checked(name, own, nlp.meta)
+    budget = parameters.checked(name, common, nlp.meta)
+    nlp = solver_class.model(nlp, params)
+    batches = Batches(nlp)
+    if budget.max_epochs is not None and not batches.minibatched:
+        raise ValueError(f"{name}: max_epochs needs a model with minibatches (next_minibatch, epoch)")
+    resample = Resample(budget.resample, batches)
+    cadence = EvalCadence(budget.eval_every, batches)
+    x = start_point(nlp, x0)
+    solver = solver_class(nlp, x, batches, budget, params)
+    return _Run(solver, budget, resample, cadence).execute()
+
+
+def _names(record: type) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(record))
+
+
+def _common(solver_class: type[Solver]) -> tuple[str, ...]:
+    """The common options a solver takes: all of :class:`Budget`'s, less ``resample`` for the
+    stochastic family."""
+    return tuple(n for n in _names(Budget) if n != "resample" or solver_class.family == "deterministic")
 
 
 def start_point(nlp: Any, x0: Any) -> Any:
@@ -39,53 +88,20 @@ def start_point(nlp: Any, x0: Any) -> Any:
         x0 = nlp.meta.x0
     else:
         nlp.check_vector("x0", x0)
-    return vectors.copy(nlp.meta.backend, x0)
-
-
-def run(
-    solver_class: type[Solver], nlp: Any, x0: Any, params: Mapping[str, Any], options: Mapping[str, Any]
-) -> ExecutionStats:
-    """Validates everything, then runs ``solver_class`` on ``nlp`` from ``x0``."""
-    name = solver_class.name
-    common = _options.parse(name, options, params, solver_class.stochastic)
-    budget = Budget.from_options(
-        nlp.meta.dtype,
-        atol=common.atol,
-        rtol=common.rtol,
-        max_eval=common.max_eval,
-        max_iter=common.max_iter,
-        max_time=common.max_time,
-        max_epochs=common.max_epochs,
-    )
-    batches = Batches(nlp)
-    if budget.max_epochs is not None and not batches.minibatched:
-        raise ValueError(f"{name}: max_epochs needs a model with minibatches (next_minibatch, epoch)")
-    resample = Resample(common.resample, batches)
-    cadence = EvalCadence(common.eval_every, batches)
-    x = start_point(nlp, x0)
-    solver = solver_class(nlp, x, batches, budget, **params)
-    return _Run(solver, budget, common, resample, cadence).execute()
+    return nlp.meta.backend.xp.asarray(x0, copy=True)
 
 
 class _Run:
-    def __init__(
-        self,
-        solver: Solver,
-        budget: Budget,
-        common: _options.CommonOptions,
-        resample: Resample,
-        cadence: EvalCadence,
-    ):
+    def __init__(self, solver: Solver, budget: Budget, resample: Resample, cadence: EvalCadence):
         self.solver = solver
         self.nlp = solver.nlp
         self.batches = solver.batches
         self.budget = budget
-        self.callback = common.callback
         self.resample = resample
         self.cadence = cadence
         extra = tuple(title for title, _, _ in solver.extra_columns)
         self.stats = ExecutionStats(solver.name, History(extra))
-        self.log = IterationLog(common.verbose, solver.step_label, solver.extra_columns)
+        self.log = IterationLog(budget.verbose, solver.step_label, solver.extra_columns)
         self.tol = 0.0
         self.eval_time = 0.0
         self.t0 = 0.0
@@ -124,8 +140,8 @@ class _Run:
         self.update_stats()
         self.record()
         stats.status = status or self.rule_status() or UNKNOWN
-        if self.callback is not None:
-            self.callback(self.nlp, solver, stats)
+        if self.budget.callback is not None:
+            self.budget.callback(self.nlp, solver, stats)
 
     def rule_status(self) -> str | None:
         return self.budget.status(
@@ -149,6 +165,7 @@ class _Run:
         stats, solver = self.stats, self.solver
         stats.solution = solver.x
         stats.objective = solver.f
+        stats.gradient = solver.g
         stats.dual_feas = solver.grad_norm
         stats.elapsed_time = self.elapsed()
         now = self.nlp.counters.as_dict()
@@ -197,3 +214,134 @@ class _Run:
         if len(stats.history):
             last_row = {name: stats.history[name][-1] for name in stats.history.columns}
             self.log.row(stats.iter, self.log_values(last_row), final=True)
+
+
+# -- schedules -------------------------------------------------------------------------------------
+class Resample:
+    """Decides, after iteration k >= 1, whether to move to the next minibatch (see ``resample``)."""
+
+    def __init__(self, option: Any, batches: Batches):
+        self.period: int | None = None
+        if option is None:
+            return
+        if not batches.minibatched:
+            raise ValueError(f"resample={option!r} needs a model with minibatches (next_minibatch, epoch)")
+        if option == "iteration":
+            self.period = 1
+        elif option == "epoch":
+            self.period = batches.batches_per_epoch
+        else:
+            self.period = option
+
+    def due(self, k: int) -> bool:
+        return self.period is not None and k >= 1 and k % self.period == 0
+
+
+class EvalCadence:
+    """Decides after which iterations the test accuracy is measured (see ``eval_every``)."""
+
+    def __init__(self, option: Any, batches: Batches):
+        self.period = option if isinstance(option, int) else None
+        if self.period is not None and not batches.has_accuracy:
+            raise ValueError(f"eval_every={option!r} needs a model with an accuracy(x, split) method")
+        self.per_epoch = option == "epoch" and batches.has_accuracy and batches.minibatched
+        self.active = self.per_epoch or self.period is not None
+        self._last_epoch: int | None = batches.epoch
+
+    def due(self, k: int, epoch: int | None) -> bool:
+        """True when iteration k (at the model's epoch ``epoch``) should carry an accuracy."""
+        if self.period is not None:
+            return k % self.period == 0 and k > 0
+        if self.per_epoch and epoch != self._last_epoch:
+            self._last_epoch = epoch
+            return True
+        return False
+
+
+# -- the iteration table ---------------------------------------------------------------------------
+_BASE_COLUMNS: tuple[Column, ...] = (
+    ("iter", 5, "d"),
+    ("f(x)", 12, ".4e"),
+    ("||g||", 10, ".2e"),
+    ("", 10, ".2e"),  # the step column, titled by the solver
+    ("ratio", 10, ".2e"),
+    ("epoch", 6, "d"),
+    ("time", 8, ".2f"),
+)
+
+
+class IterationLog:
+    """Prints the table; ``step_label`` titles the step column (step, lr, sigma, radius)."""
+
+    def __init__(self, every: int, step_label: str, extra: Sequence[Column] = ()):
+        self.every = every
+        self.columns = [(title or step_label, width, spec) for title, width, spec in _BASE_COLUMNS] + list(
+            extra
+        )
+        self._last_printed: int | None = None
+
+    def header(self) -> None:
+        if self.every > 0:
+            print("  ".join(f"{title:>{width}}" for title, width, _ in self.columns))
+
+    def row(self, iteration: int, values: Sequence[Any], *, final: bool = False) -> None:
+        """Prints ``values`` (one per column, the iteration first) every k iterations, or when ``final``."""
+        if self.every <= 0 or self._last_printed == iteration:
+            return
+        if iteration % self.every != 0 and not final:
+            return
+        self._last_printed = iteration
+        print("  ".join(_cell(value, column) for value, column in zip(values, self.columns)))
+
+
+def _cell(value: Any, column: Column) -> str:
+    _, width, spec = column
+    if value is None:
+        return f"{'-':>{width}}"
+    if isinstance(value, str | bool):
+        return f"{value!s:>{width}}"
+    if isinstance(value, int) and not spec.endswith("d"):
+        value = float(value)
+    return f"{value:>{width}{spec}}"
+
+
+# -- the public function of a solver ----------------------------------------------------------------
+def solver_function(solver_class: type[Solver]) -> Callable[..., ExecutionStats]:
+    """The function ``name(nlp, x0=None, **options)`` that runs ``solver_class``; its signature and
+    docstring are generated from the solver's parameter record and :class:`Budget`."""
+
+    def solve(nlp: Any, x0: Any = None, **options: Any) -> ExecutionStats:
+        return run(solver_class, nlp, x0, options)
+
+    solve.__name__ = solve.__qualname__ = solver_class.name
+    solve.__module__ = solver_class.__module__
+    solve.__doc__ = _docstring(solver_class)
+    solve.__signature__ = _signature(solver_class)  # type: ignore[attr-defined]
+    return solve
+
+
+def _signature(solver_class: type[Solver]) -> inspect.Signature:
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [
+        inspect.Parameter("nlp", positional, annotation=Any),
+        inspect.Parameter("x0", positional, default=None, annotation=Any),
+    ]
+    for record in (solver_class.parameters, Budget):
+        names = _names(record) if record is not Budget else _common(solver_class)
+        fields = {field.name: field for field in dataclasses.fields(record)}
+        params += [
+            inspect.Parameter(n, keyword, default=fields[n].default, annotation=fields[n].type) for n in names
+        ]
+    return inspect.Signature(params, return_annotation=ExecutionStats)
+
+
+def _docstring(solver_class: type[Solver]) -> str:
+    summary = (solver_class.__doc__ or "").strip()
+    own = "\n".join(f"    {line}" for line in parameters.doc_lines(solver_class.parameters))
+    common = ", ".join(_common(solver_class))
+    return (
+        f"{summary}\n\nParameters ({solver_class.parameters.__name__}):\n\n{own}\n\n"
+        f"Common options (:class:`minidnn.solvers.core.Budget`): {common}.\n\n"
+        "Returns an :class:`~minidnn.solvers.stats.ExecutionStats`.\n"
+    )

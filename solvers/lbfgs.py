@@ -17,51 +17,73 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy
 from minidnn.nlpmodels import InverseLBFGSOperator
-from minidnn.solvers import checks
-from minidnn.solvers.batches import Batches
-from minidnn.solvers.driver import run
+from minidnn.solvers.core import Batches, Budget, Solver
+from minidnn.solvers.driver import solver_function
 from minidnn.solvers.line_search import Line, LineSearchResult, armijo_wolfe, strong_wolfe
-from minidnn.solvers.solver import Solver
-from minidnn.solvers.stats import ExecutionStats
-from minidnn.solvers.stopping import Budget
+from minidnn.solvers.parameters import (
+    Boolean,
+    Derived,
+    Integer,
+    Number,
+    OneOf,
+    declared,
+    machine_eps,
+    parameter,
+)
 
-LINE_SEARCHES = ("armijo_wolfe", "strong_wolfe")
+
+@declared
+class LBFGSParameters:
+    """L-BFGS's parameters (JSOSolvers.jl's defaults; the line search's are SolverTools.jl's)."""
+
+    mem: int = parameter(5, "pairs kept", Integer(1), source="JSOSolvers.jl lbfgs: mem = 5")
+    scaling: bool = parameter(
+        True,
+        "H0 = (sᵀy / yᵀy) I from the newest pair",
+        Boolean(),
+        source="JSOSolvers.jl lbfgs: scaling = true",
+    )
+    line_search: str = parameter(
+        "armijo_wolfe",
+        "armijo_wolfe (JSOSolvers.jl's) or strong_wolfe (Nocedal and Wright's, see solvers.line_search)",
+        OneOf(("armijo_wolfe", "strong_wolfe")),
+        source="JSOSolvers.jl lbfgs",
+    )
+    tau0: float | None = parameter(
+        Derived(
+            "max(1e-4, sqrt(eps)) of the model's dtype",
+            lambda meta: max(1e-4, math.sqrt(machine_eps(meta.dtype))),
+        ),
+        "Armijo's slope factor of armijo_wolfe",
+        Number(0.0, 1.0, low_open=True, high_open=True),
+        source="SolverTools.jl armijo_wolfe: τ₀ = max(1e-4, √eps)",
+    )
+    tau1: float = parameter(
+        0.9999,
+        "loose Wolfe factor of armijo_wolfe",
+        Number("tau0", 1.0, low_open=True, high_open=True),
+        source="JSOSolvers.jl lbfgs: τ₁ = 0.9999",
+    )
+    bk_max: int = parameter(
+        25, "backtracks of armijo_wolfe", Integer(1), source="JSOSolvers.jl lbfgs: bk_max = 25"
+    )
 
 
 class LBFGS(Solver):
+    """Minimises ``nlp`` by L-BFGS with a line search (see :mod:`minidnn.solvers.lbfgs`)."""
+
     name = "lbfgs"
+    parameters = LBFGSParameters
     step_label = "step"
     extra_columns = (("bk", 3, "d"), ("mem", 3, "d"))
 
-    def __init__(
-        self,
-        nlp: Any,
-        x: Any,
-        batches: Batches,
-        budget: Budget,
-        *,
-        mem: int,
-        scaling: bool,
-        line_search: str,
-        tau1: float,
-        bk_max: int,
-    ):
-        super().__init__(nlp, x, batches, budget)
+    def __init__(self, nlp: Any, x: Any, batches: Batches, budget: Budget, params: LBFGSParameters):
+        super().__init__(nlp, x, batches, budget, params)
         meta = nlp.meta
         self.memory = InverseLBFGSOperator(
-            meta.nvar,
-            mem=checks.positive_int(self.name, "mem", mem),
-            scaling=bool(scaling),
-            dtype=meta.dtype,
-            backend=meta.backend,
+            meta.nvar, mem=params.mem, scaling=params.scaling, dtype=meta.dtype, backend=meta.backend
         )
-        self.line_search = checks.choice(self.name, "line_search", line_search, LINE_SEARCHES)
-        eps = float(numpy.finfo(nlp.meta.dtype).eps)
-        self.tau0 = max(1e-4, math.sqrt(eps))  # JSOSolvers.jl lbfgs: Armijo τ₀ = max(1e-4, √eps)
-        self.tau1 = checks.in_range(self.name, "tau1", tau1, self.tau0, 1.0, low_open=True)
-        self.bk_max = checks.positive_int(self.name, "bk_max", bk_max)
 
     def iterate(self) -> str | None:
         x, g, version = self.x, self.g, self.batch_version
@@ -86,10 +108,11 @@ class LBFGS(Solver):
         return None
 
     def search(self, line: Line, slope: float) -> LineSearchResult:
-        if self.line_search == "strong_wolfe":
+        p = self.params
+        if p.line_search == "strong_wolfe":
             return strong_wolfe(line, self.f, slope)
         return armijo_wolfe(
-            line, self.f, slope, tau0=self.tau0, tau1=self.tau1, bk_max=self.bk_max, dtype=self.nlp.meta.dtype
+            line, self.f, slope, tau0=p.tau0, tau1=p.tau1, bk_max=p.bk_max, dtype=self.nlp.meta.dtype
         )
 
     def restart(self, status: str) -> str | None:
@@ -101,22 +124,4 @@ class LBFGS(Solver):
         return None
 
 
-def lbfgs(
-    nlp: Any,
-    x0: Any = None,
-    *,
-    mem: int = 5,  # JSOSolvers.jl lbfgs: mem = 5
-    scaling: bool = True,  # JSOSolvers.jl lbfgs: InverseLBFGSOperator(scaling = true)
-    line_search: str = "armijo_wolfe",
-    tau1: float = 0.9999,  # JSOSolvers.jl lbfgs: τ₁ = 0.9999
-    bk_max: int = 25,  # JSOSolvers.jl lbfgs: bk_max = 25
-    **options: Any,
-) -> ExecutionStats:
-    """Minimises ``nlp`` by L-BFGS with a line search (see the module docstring).
-
-    mem: pairs kept (5), scaling: H0 = (s'y / y'y) I (True), line_search: "armijo_wolfe" (JSOSolvers.jl)
-    or "strong_wolfe" (c1 = 1e-4, c2 = 0.9), tau1: loose Wolfe factor of armijo_wolfe (0.9999),
-    bk_max: its backtracks (25); defaults are JSOSolvers.jl's. See :mod:`solvers.options` for ``options``.
-    """
-    params = {"mem": mem, "scaling": scaling, "line_search": line_search, "tau1": tau1, "bk_max": bk_max}
-    return run(LBFGS, nlp, x0, params, options)
+lbfgs = solver_function(LBFGS)

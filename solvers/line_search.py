@@ -27,8 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy
-from minidnn.solvers import vectors
+from minidnn.solvers.core import dot
+from minidnn.solvers.parameters import machine_eps
 
 from minidnn.backend import Backend
 
@@ -71,11 +71,11 @@ class Line:
     def value_and_slope(self, t: float) -> LinePoint:
         self.evaluations += 1
         f, g = self.nlp.objgrad(self.point(t))
-        return LinePoint(t, _finite_or_inf(f), g, vectors.dot(self.backend, g, self.d))
+        return LinePoint(t, _finite_or_inf(f), g, dot(self.backend, g, self.d))
 
     def add_slope(self, p: LinePoint) -> LinePoint:
         g = self.nlp.grad(self.point(p.t))
-        return LinePoint(p.t, p.f, g, vectors.dot(self.backend, g, self.d))
+        return LinePoint(p.t, p.f, g, dot(self.backend, g, self.d))
 
 
 def _finite_or_inf(f: float) -> float:
@@ -88,18 +88,20 @@ def armijo_wolfe(
     slope0: float,
     *,
     tau0: float,
-    tau1: float = 0.9999,  # JSOSolvers.jl lbfgs: τ₁ = 0.9999
-    bk_max: int = 25,  # JSOSolvers.jl lbfgs: bk_max = 25
+    tau1: float,
+    bk_max: int,
+    dtype: str,
     bw_max: int = 5,  # SolverTools.jl armijo_wolfe: bW_max = 5
     increase: float = 5.0,  # SolverTools.jl armijo_wolfe: t *= 5
     decrease: float = 0.4,  # SolverTools.jl armijo_wolfe: σ = 0.4
-    dtype: str = "float64",
 ) -> LineSearchResult:
     """Armijo's condition with a loose Wolfe enlargement first (see the module docstring).
 
-    ``tau0`` is Armijo's slope factor (JSOSolvers.jl: max(1e-4, sqrt(eps))).
+    ``tau0`` is Armijo's slope factor, ``tau1`` the loose Wolfe factor, ``bk_max`` the number of
+    backtracks; their defaults are those of :class:`~minidnn.solvers.lbfgs.LBFGSParameters`.
+    ``dtype`` sets the rounding level of the approximate Armijo condition.
     """
-    eps_hz = float(numpy.finfo(dtype).eps) ** 0.6  # SolverTools.jl: ϵ = eps(T)^(3/5)
+    eps_hz = machine_eps(dtype) ** 0.6  # SolverTools.jl: ϵ = eps(T)^(3/5)
     hz_slope = -0.8 * slope0  # SolverTools.jl: fact = -0.8, Hager-Zhang (2δ - 1) with δ = 0.1
 
     def armijo(p: LinePoint) -> bool:

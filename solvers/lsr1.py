@@ -12,30 +12,32 @@ from __future__ import annotations
 from typing import Any
 
 from minidnn.nlpmodels import LSR1Model
-from minidnn.solvers import checks
-from minidnn.solvers.driver import run
-from minidnn.solvers.stats import ExecutionStats
-from minidnn.solvers.trunk import Trunk
+from minidnn.solvers.driver import solver_function
+from minidnn.solvers.parameters import Boolean, Integer, declared, parameter
+from minidnn.solvers.trunk import Trunk, TrunkParameters
+
+
+@declared
+class LSR1Parameters(TrunkParameters):
+    """trunk's parameters, and the memory of the L-SR1 model."""
+
+    mem: int = parameter(
+        5, "pairs kept", Integer(1), source="nlpmodels.LSR1Model, as JSOSolvers.jl lbfgs: mem = 5"
+    )
+    scaling: bool = parameter(
+        True, "B0 = (yᵀy / sᵀy) I from the newest pair", Boolean(), source="nlpmodels.LSR1Model"
+    )
 
 
 class LSR1(Trunk):
+    """Minimises ``nlp`` by trust region on an L-SR1 model of its Hessian."""
+
     name = "lsr1"
+    parameters = LSR1Parameters
+
+    @classmethod
+    def model(cls, nlp: Any, params: LSR1Parameters) -> Any:
+        return LSR1Model(nlp, mem=params.mem, scaling=params.scaling)
 
 
-def lsr1(
-    nlp: Any,
-    x0: Any = None,
-    *,
-    mem: int = 5,  # as nlpmodels.LSR1Model and JSOSolvers.jl lbfgs: mem = 5
-    scaling: bool = True,
-    cg_max_iter: int | None = None,
-    bk_max: int = 10,  # JSOSolvers.jl trunk: bk_max = 10
-    **options: Any,
-) -> ExecutionStats:
-    """Minimises ``nlp`` by trust region on an L-SR1 model of its Hessian.
-
-    mem: pairs kept (5), scaling: B0 = (y'y / s'y) I (True), as ``nlpmodels.LSR1Model``; cg_max_iter
-    and bk_max as :func:`solvers.trunk`. See :mod:`solvers.options` for ``options``.
-    """
-    model = LSR1Model(nlp, mem=checks.positive_int("lsr1", "mem", mem), scaling=bool(scaling))
-    return run(LSR1, model, x0, {"cg_max_iter": cg_max_iter, "bk_max": bk_max}, options)
+lsr1 = solver_function(LSR1)

@@ -1,43 +1,37 @@
-"""``minimize(nlp, method, **options)``: every solver by name."""
+"""``minimize(nlp, method, **options)``: every solver by name, and the two families."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from minidnn.solvers.adagrad import adagrad
-from minidnn.solvers.adam import adam
-from minidnn.solvers.lbfgs import lbfgs
-from minidnn.solvers.lsr1 import lsr1
-from minidnn.solvers.momentum import momentum
-from minidnn.solvers.nesterov import nesterov
-from minidnn.solvers.r2 import r2
-from minidnn.solvers.rmsprop import rmsprop
-from minidnn.solvers.sgd import sgd
+from minidnn.solvers.adagrad import Adagrad
+from minidnn.solvers.adam import Adam
+from minidnn.solvers.core import Solver
+from minidnn.solvers.driver import run
+from minidnn.solvers.lbfgs import LBFGS
+from minidnn.solvers.lsr1 import LSR1
+from minidnn.solvers.momentum import Momentum
+from minidnn.solvers.nesterov import Nesterov
+from minidnn.solvers.r2 import R2
+from minidnn.solvers.rmsprop import RMSprop
+from minidnn.solvers.sgd import SGD
 from minidnn.solvers.stats import ExecutionStats
-from minidnn.solvers.trunk import trunk
+from minidnn.solvers.trunk import Trunk
 
-METHODS: dict[str, Callable[..., ExecutionStats]] = {
-    "sgd": sgd,
-    "momentum": momentum,
-    "nesterov": nesterov,
-    "adagrad": adagrad,
-    "rmsprop": rmsprop,
-    "adam": adam,
-    "r2": r2,
-    "lbfgs": lbfgs,
-    "trunk": trunk,
-    "lsr1": lsr1,
+METHODS: dict[str, type[Solver]] = {
+    cls.name: cls for cls in (SGD, Momentum, Nesterov, Adagrad, RMSprop, Adam, R2, LBFGS, Trunk, LSR1)
 }
-"""Solver functions by name: the stochastic family first, then the deterministic one."""
+"""Solver classes by name (each with its ``family`` and ``parameters`` record): the stochastic
+family first, then the deterministic one."""
 
-STOCHASTIC = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
-DETERMINISTIC = ("r2", "lbfgs", "trunk", "lsr1")
+STOCHASTIC = tuple(name for name, cls in METHODS.items() if cls.family == "stochastic")
+DETERMINISTIC = tuple(name for name, cls in METHODS.items() if cls.family == "deterministic")
 
 
 def minimize(nlp: Any, method: str = "lbfgs", x0: Any = None, **options: Any) -> ExecutionStats:
-    """Runs the solver called ``method`` on ``nlp`` (a ValueError lists the valid names)."""
+    """Runs the solver called ``method`` on ``nlp`` (a ValueError lists the valid names); ``options``
+    are the solver's parameters and the common options of :class:`~minidnn.solvers.core.Budget`."""
     solver = METHODS.get(method) if isinstance(method, str) else None
     if solver is None:
         raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
-    return solver(nlp, x0, **options)
+    return run(solver, nlp, x0, options)

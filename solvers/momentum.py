@@ -9,49 +9,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from minidnn.solvers import checks
-from minidnn.solvers.batches import Batches
-from minidnn.solvers.driver import run
-from minidnn.solvers.stats import ExecutionStats
-from minidnn.solvers.stochastic import StochasticSolver
-from minidnn.solvers.stopping import Budget
+from minidnn.solvers.core import Batches, Budget
+from minidnn.solvers.driver import solver_function
+from minidnn.solvers.parameters import FRACTION, POSITIVE, declared, parameter
+from minidnn.solvers.stochastic import StochasticSolver, clip_parameter
+
+
+@declared
+class MomentumParameters:
+    """The parameters of momentum and Nesterov (Knet.jl gives both the same defaults)."""
+
+    lr: float = parameter(0.05, "step length", POSITIVE, source="Knet.jl Momentum, Nesterov: lr = 0.05")
+    gamma: float = parameter(0.95, "momentum", FRACTION, source="Knet.jl Momentum, Nesterov: gamma = 0.95")
+    clip: float | None = clip_parameter()
 
 
 class Momentum(StochasticSolver):
-    name = "momentum"
+    """Minimises ``nlp`` by SGD with heavy-ball momentum, one step per minibatch."""
 
-    def __init__(
-        self,
-        nlp: Any,
-        x: Any,
-        batches: Batches,
-        budget: Budget,
-        *,
-        lr: float,
-        gamma: float,
-        clip: float | None,
-    ):
-        super().__init__(nlp, x, batches, budget, lr=lr, clip=clip)
-        self.gamma = checks.in_range(self.name, "gamma", gamma, 0.0, 1.0)
-        self.velocity = self.xp.zeros_like(x)
+    name = "momentum"
+    parameters = MomentumParameters
+
+    def __init__(self, nlp: Any, x: Any, batches: Batches, budget: Budget, params: Any):
+        super().__init__(nlp, x, batches, budget, params)
+        self.velocity = self.xp.zeros_like(self.x)
 
     def update(self, x: Any, g: Any) -> Any:
-        self.velocity = self.gamma * self.velocity - self.lr * g
+        self.velocity = self.params.gamma * self.velocity - self.params.lr * g
         return x + self.velocity
 
 
-def momentum(
-    nlp: Any,
-    x0: Any = None,
-    *,
-    lr: float = 0.05,  # Knet.jl Momentum: lr = 0.05
-    gamma: float = 0.95,  # Knet.jl Momentum: gamma = 0.95
-    clip: float | None = None,
-    **options: Any,
-) -> ExecutionStats:
-    """Minimises ``nlp`` by SGD with heavy-ball momentum, one step per minibatch.
-
-    lr: step length (0.05), gamma: momentum in [0, 1) (0.95), both Knet.jl's defaults;
-    clip: bound on ‖g‖ (None: no clipping). See :mod:`solvers.options` for ``options``.
-    """
-    return run(Momentum, nlp, x0, {"lr": lr, "gamma": gamma, "clip": clip}, options)
+momentum = solver_function(Momentum)

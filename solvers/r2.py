@@ -23,49 +23,60 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy
-from minidnn.solvers import checks
-from minidnn.solvers.batches import Batches
-from minidnn.solvers.driver import run
-from minidnn.solvers.solver import Solver
-from minidnn.solvers.stats import ExecutionStats
-from minidnn.solvers.stopping import Budget
+from minidnn.solvers.core import Batches, Budget, Solver
+from minidnn.solvers.driver import solver_function
+from minidnn.solvers.parameters import FRACTION, Derived, Number, declared, machine_eps, parameter
 from minidnn.solvers.trust_region import reductions
 
 
+@declared
+class R2Parameters:
+    """R2's parameters (JSOSolvers.jl's defaults)."""
+
+    eta1: float | None = parameter(
+        Derived("eps^(1/4) of the model's dtype", lambda meta: machine_eps(meta.dtype) ** 0.25),
+        "acceptance threshold of ρ",
+        Number(0.0, 1.0, low_open=True, high_open=True),
+        source="JSOSolvers.jl R2: η₁ = eps^(1/4)",
+    )
+    eta2: float = parameter(
+        0.95,
+        "threshold of ρ for a very successful step",
+        Number("eta1", 1.0, low_open=True, high_open=True),
+        source="JSOSolvers.jl R2: η₂ = 0.95",
+    )
+    gamma1: float = parameter(
+        0.5,
+        "factor of σ after a very successful step",
+        Number(0.0, 1.0, low_open=True, high_open=True),
+        source="JSOSolvers.jl R2: γ₁ = 1/2",
+    )
+    gamma2: float = parameter(
+        2.0,
+        "factor of σ after a failed step",
+        Number(1.0, low_open=True),
+        source="JSOSolvers.jl R2: γ₂ = 1/γ₁ = 2",
+    )
+    beta: float = parameter(
+        0.0, "momentum (0: none)", FRACTION, source="JSOSolvers.jl R2: β = 0, no momentum"
+    )
+
+
 class R2(Solver):
+    """Minimises ``nlp`` by R2 quadratic regularisation (see :mod:`minidnn.solvers.r2`)."""
+
     name = "r2"
+    parameters = R2Parameters
     step_label = "sigma"
 
-    def __init__(
-        self,
-        nlp: Any,
-        x: Any,
-        batches: Batches,
-        budget: Budget,
-        *,
-        eta1: float | None,
-        eta2: float,
-        gamma1: float,
-        gamma2: float,
-        beta: float,
-    ):
-        super().__init__(nlp, x, batches, budget)
-        eps = self.eps = float(numpy.finfo(nlp.meta.dtype).eps)
-        self.eta1 = checks.in_range(
-            "r2", "eta1", eps**0.25 if eta1 is None else eta1, 0.0, 1.0, low_open=True
-        )
-        self.eta2 = checks.in_range("r2", "eta2", eta2, self.eta1, 1.0, low_open=True)
-        self.gamma1 = checks.in_range("r2", "gamma1", gamma1, 0.0, 1.0, low_open=True)
-        self.gamma2 = checks.positive("r2", "gamma2", gamma2)
-        if self.gamma2 <= 1:
-            raise ValueError(f"r2: gamma2 must be > 1, got {gamma2!r}")
-        self.beta = checks.in_range("r2", "beta", beta, 0.0, 1.0)
+    def __init__(self, nlp: Any, x: Any, batches: Batches, budget: Budget, params: R2Parameters):
+        super().__init__(nlp, x, batches, budget, params)
+        eps = self.eps = machine_eps(nlp.meta.dtype)
         self.sigma_min = eps  # JSOSolvers.jl fomo: αmax = 1/eps(T), i.e. σ ≥ eps
         self.theta1 = 0.1  # JSOSolvers.jl fomo: θ₁ = 0.1
         self.theta2 = eps ** (1.0 / 3.0)  # JSOSolvers.jl fomo: θ₂ = eps(T)^(1/3)
         self.sigma = math.nan
-        self.memory = self.xp.zeros_like(x) if self.beta > 0 else None
+        self.memory = self.xp.zeros_like(x) if params.beta > 0 else None
         self.beta_k = 0.0
         self.direction: Any = None
         self.decrease_rate = math.nan  # gᵀd
@@ -94,11 +105,12 @@ class R2(Solver):
             return "small_step"
         f_trial, g_trial = self.nlp.objgrad(trial)
         self.ratio = self.reduction_ratio(f_trial, g_trial)
-        accepted = self.ratio >= self.eta1
-        if self.ratio >= self.eta2:
-            self.sigma = max(self.sigma_min, self.gamma1 * self.sigma)
+        p = self.params
+        accepted = self.ratio >= p.eta1
+        if self.ratio >= p.eta2:
+            self.sigma = max(self.sigma_min, p.gamma1 * self.sigma)
         elif not accepted:
-            self.sigma = self.gamma2 * self.sigma
+            self.sigma = p.gamma2 * self.sigma
         if accepted:
             self.accept(trial, f_trial, g_trial)
         elif self.memory is not None:
@@ -120,7 +132,8 @@ class R2(Solver):
     def accept(self, trial: Any, f_trial: float, g_trial: Any) -> None:
         grad_norm = self.checked_grad_norm(f_trial, g_trial)
         if self.memory is not None:
-            self.memory = (1.0 - self.beta) * self.g + self.beta * self.memory
+            beta = self.params.beta
+            self.memory = (1.0 - beta) * self.g + beta * self.memory
         self.x, self.f, self.g, self.grad_norm = trial, f_trial, g_trial, grad_norm
         if self.memory is not None:
             self.beta_k = self.largest_beta()
@@ -131,27 +144,10 @@ class R2(Solver):
         gg = self.grad_norm**2
         excess = gg - self.dot(self.memory, self.g)
         spread = self.norm(self.memory - self.g)
-        beta1 = (1.0 - self.theta1) * gg / excess if excess > 0 else self.beta
-        beta2 = (1.0 - self.theta2) * self.grad_norm / spread if spread > 0 else self.beta
-        return min(self.beta, beta1, beta2)
+        beta = self.params.beta
+        beta1 = (1.0 - self.theta1) * gg / excess if excess > 0 else beta
+        beta2 = (1.0 - self.theta2) * self.grad_norm / spread if spread > 0 else beta
+        return min(beta, beta1, beta2)
 
 
-def r2(
-    nlp: Any,
-    x0: Any = None,
-    *,
-    eta1: float | None = None,  # JSOSolvers.jl R2: η₁ = eps^(1/4) of the dtype
-    eta2: float = 0.95,  # JSOSolvers.jl R2: η₂ = 0.95
-    gamma1: float = 0.5,  # JSOSolvers.jl R2: γ₁ = 1/2
-    gamma2: float = 2.0,  # JSOSolvers.jl R2: γ₂ = 1/γ₁ = 2
-    beta: float = 0.0,  # JSOSolvers.jl R2: β = 0, no momentum
-    **options: Any,
-) -> ExecutionStats:
-    """Minimises ``nlp`` by R2 quadratic regularisation (see the module docstring).
-
-    eta1 (None: eps^(1/4)), eta2 = 0.95: acceptance thresholds; gamma1 = 1/2, gamma2 = 2: factors
-    of σ after very successful and failed steps; beta: momentum in [0, 1) (0: none). All defaults are
-    JSOSolvers.jl's. See :mod:`solvers.options` for ``options``.
-    """
-    params = {"eta1": eta1, "eta2": eta2, "gamma1": gamma1, "gamma2": gamma2, "beta": beta}
-    return run(R2, nlp, x0, params, options)
+r2 = solver_function(R2)

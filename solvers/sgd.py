@@ -7,28 +7,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from minidnn.solvers.driver import run
-from minidnn.solvers.stats import ExecutionStats
-from minidnn.solvers.stochastic import StochasticSolver
+from minidnn.solvers.driver import solver_function
+from minidnn.solvers.parameters import POSITIVE, declared, parameter
+from minidnn.solvers.stochastic import StochasticSolver, clip_parameter
+
+
+@declared
+class SGDParameters:
+    """SGD's parameters."""
+
+    lr: float = parameter(0.1, "step length", POSITIVE, source="Knet.jl SGD: lr = 0.1")
+    clip: float | None = clip_parameter()
 
 
 class SGD(StochasticSolver):
+    """Minimises ``nlp`` by SGD, one step per minibatch."""
+
     name = "sgd"
+    parameters = SGDParameters
 
     def update(self, x: Any, g: Any) -> Any:
-        return x - self.lr * g
+        return x - self.params.lr * g
 
 
-def sgd(
-    nlp: Any,
-    x0: Any = None,
-    *,
-    lr: float = 0.1,  # Knet.jl SGD: lr = 0.1
-    clip: float | None = None,
-    **options: Any,
-) -> ExecutionStats:
-    """Minimises ``nlp`` by SGD, one step per minibatch (see :mod:`solvers.options` for ``options``).
-
-    lr: step length (0.1, Knet.jl's default); clip: bound on ‖g‖ (None: no clipping).
-    """
-    return run(SGD, nlp, x0, {"lr": lr, "clip": clip}, options)
+sgd = solver_function(SGD)

@@ -1,4 +1,5 @@
-"""What a solver run returns: :class:`ExecutionStats`, with the fixed set of statuses.
+"""What a solver run returns: :class:`ExecutionStats`, with the fixed set of statuses and the
+per-iteration :class:`History`.
 
 The statuses and their meaning follow SolverCore.jl's ``GenericExecutionStats`` (Julia Smooth
 Optimizers), with ``max_epochs`` added for minibatch models. ``unknown`` is the status while a run
@@ -8,9 +9,8 @@ is in progress; a callback that sets any other status (``"user"`` by convention)
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from typing import Any
-
-from minidnn.solvers.history import History
 
 STATUSES: dict[str, str] = {
     "first_order": "first-order stationary point: the gradient norm is below the tolerance",
@@ -23,21 +23,77 @@ STATUSES: dict[str, str] = {
     "not_desc": "the search direction is not a descent direction",
     "neg_pred": "the model predicts no decrease",
     "small_step": "the step is too small to change the iterate",
-    "stalled": "the iterate stalled",
     "unbounded": "the objective appears unbounded below",
 }
 """Every final status, with a one-line explanation."""
 
 UNKNOWN = "unknown"
 
+BASE_COLUMNS = ("iter", "f", "grad_norm", "step", "ratio", "epoch", "time", "accuracy")
+
+
+class History:
+    """The per-iteration record of a run: columns of Python scalars of equal length, one row per
+    iteration (cheap to append, easy to plot). Iteration 0 is the starting point.
+
+    ``iter``       iteration index
+    ``f``          objective at the iterate (on the current minibatch for stochastic models)
+    ``grad_norm``  ‖∇f‖ at the iterate
+    ``step``       the solver's step parameter: step length, learning rate, sigma or radius
+    ``ratio``      actual over predicted decrease (trust region, R2), ``None`` where it has no meaning
+    ``epoch``      the model's epoch index (``None`` for a model without minibatches)
+    ``time``       seconds since the start, accuracy evaluations excluded
+    ``accuracy``   test accuracy where it was evaluated (see ``eval_every``), else ``None``
+
+    Solvers add their own columns (``extra``), e.g. trunk's inner CG iterations.
+    """
+
+    def __init__(self, extra: Sequence[str] = ()):
+        self.columns = BASE_COLUMNS + tuple(extra)
+        self._data: dict[str, list[Any]] = {name: [] for name in self.columns}
+
+    def append(self, **row: Any) -> None:
+        """Adds one row; missing columns get ``None``, unknown ones are an error."""
+        unknown = set(row) - set(self._data)
+        if unknown:
+            raise KeyError(f"unknown history columns {sorted(unknown)}; columns: {self.columns}")
+        for name, column in self._data.items():
+            column.append(row.get(name))
+
+    def __getitem__(self, name: str) -> list[Any]:
+        return self._data[name]
+
+    def __len__(self) -> int:
+        return len(self._data["iter"])
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """The rows as dicts, in order."""
+        for i in range(len(self)):
+            yield {name: column[i] for name, column in self._data.items()}
+
+    def as_dict(self) -> dict[str, list[Any]]:
+        """A copy of the columns."""
+        return {name: list(column) for name, column in self._data.items()}
+
+    def __repr__(self) -> str:
+        return f"History({len(self)} rows, columns={self.columns})"
+
 
 class ExecutionStats:
     """The outcome of a solver run.
 
     Attributes: ``status`` (a key of :data:`STATUSES`, or ``"unknown"`` while running), ``message``,
-    ``solution`` (a vector on the model's device), ``objective`` f(solution), ``dual_feas``
-    ‖∇f(solution)‖, ``iter``, ``elapsed_time`` (seconds), ``counters`` (evaluations made by this
-    run), ``solver_specific`` (a dict), and ``history`` (one row per iteration, see :class:`History`).
+    ``solution`` (a vector on the model's device), ``objective`` f(solution), ``gradient``
+    ∇f(solution) (on the model's device), ``dual_feas`` ‖∇f(solution)‖, ``iter``, ``elapsed_time``
+    (seconds), ``counters`` (evaluations made by this run), ``solver_specific`` (a dict), and
+    ``history`` (one row per iteration, see :class:`History`).
+
+    The names of SciPy's ``OptimizeResult`` answer too, with SciPy's meanings: ``x`` the solution,
+    ``fun`` the objective there, ``jac`` the gradient there, ``nit`` the number of iterations,
+    ``nfev`` the number of objective evaluations, ``success`` whether the solver ended at a
+    first-order point (status ``first_order``; a spent budget is not a success, as in SciPy). On a
+    minibatch model ``fun`` and ``jac`` are those of the current minibatch. ``status`` stays a name
+    (SciPy's is an integer code).
     """
 
     def __init__(self, solver: str, history: History):
@@ -46,6 +102,7 @@ class ExecutionStats:
         self.message = ""
         self.solution: Any = None
         self.objective = math.nan
+        self.gradient: Any = None
         self.dual_feas = math.nan
         self.iter = 0
         self.elapsed_time = 0.0
@@ -67,6 +124,37 @@ class ExecutionStats:
     def done(self) -> bool:
         """True once a final status is set."""
         return self._status != UNKNOWN
+
+    # -- SciPy's OptimizeResult names ---------------------------------------------------------------
+    @property
+    def x(self) -> Any:
+        """The solution (``solution``)."""
+        return self.solution
+
+    @property
+    def fun(self) -> float:
+        """The objective at the solution (``objective``)."""
+        return self.objective
+
+    @property
+    def jac(self) -> Any:
+        """The gradient at the solution (``gradient``)."""
+        return self.gradient
+
+    @property
+    def nit(self) -> int:
+        """The number of iterations (``iter``)."""
+        return self.iter
+
+    @property
+    def nfev(self) -> int:
+        """The number of objective evaluations of this run (``counters["neval_obj"]``)."""
+        return self.counters.get("neval_obj", 0)
+
+    @property
+    def success(self) -> bool:
+        """True when the run ended at a first-order point (status ``first_order``)."""
+        return self._status == "first_order"
 
     def __repr__(self) -> str:
         return (

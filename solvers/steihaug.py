@@ -27,8 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from minidnn.solvers import vectors
-from minidnn.solvers.solver import NonFinite
+from minidnn.solvers.core import NonFinite, dot
 
 from minidnn.backend import Backend
 
@@ -69,7 +68,7 @@ def truncated_cg(
     model = 0.0
     for j in range(1, max_iter + 1):
         hd = hprod(d)
-        dhd = vectors.dot(backend, d, hd)
+        dhd = dot(backend, d, hd)
         if not math.isfinite(dhd):
             raise NonFinite(f"the Hessian-vector product is not finite (dᵀHd = {dhd})")
         if dhd <= 0:
@@ -83,7 +82,7 @@ def truncated_cg(
         ss += 2.0 * alpha * sd + alpha * alpha * dd
         model -= 0.5 * alpha * rr
         r = r + alpha * hd
-        rr_next = vectors.dot(backend, r, r)
+        rr_next = dot(backend, r, r)
         if math.sqrt(rr_next) <= tol:
             return CGResult(s, model, j, CONVERGED)
         beta = rr_next / rr

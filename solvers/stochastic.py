@@ -13,25 +13,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from minidnn.solvers import checks
-from minidnn.solvers.batches import Batches
-from minidnn.solvers.solver import Solver
-from minidnn.solvers.stopping import Budget
+from minidnn.solvers.core import Batches, Budget, Solver
+from minidnn.solvers.parameters import POSITIVE, optional, parameter
+
+
+def clip_parameter() -> Any:
+    """The ``clip`` field every stochastic solver declares."""
+    return parameter(None, "bound on ‖g‖ (None: no clipping)", optional(POSITIVE))
 
 
 class StochasticSolver(Solver):
-    """Base of SGD, Momentum, Nesterov, Adagrad, RMSprop and Adam (subclasses define ``update``)."""
+    """Base of SGD, Momentum, Nesterov, Adagrad, RMSprop and Adam (subclasses define ``update``);
+    their parameter records have ``lr`` and ``clip``."""
 
-    stochastic = True
+    family = "stochastic"
     step_label = "lr"
 
-    def __init__(
-        self, nlp: Any, x: Any, batches: Batches, budget: Budget, *, lr: float, clip: float | None = None
-    ):
-        super().__init__(nlp, x, batches, budget)
-        self.lr = checks.positive(self.name, "lr", lr)
-        self.clip = checks.optional_positive(self.name, "clip", clip)
-        self.step = self.lr
+    def __init__(self, nlp: Any, x: Any, batches: Batches, budget: Budget, params: Any):
+        super().__init__(nlp, x, batches, budget, params)
+        self.step = self.params.lr
         self.t = 0
 
     def iterate(self) -> str | None:
@@ -44,9 +44,10 @@ class StochasticSolver(Solver):
 
     def clipped(self, g: Any) -> Any:
         """g scaled to norm at most ``clip`` (the norm is the one already computed)."""
-        if self.clip is None or self.grad_norm <= self.clip:
+        clip = self.params.clip
+        if clip is None or self.grad_norm <= clip:
             return g
-        return g * (self.clip / self.grad_norm)
+        return g * (clip / self.grad_norm)
 
     def update(self, x: Any, g: Any) -> Any:
         """x_{k+1} from x_k and the (clipped) minibatch gradient; ``self.t`` counts steps from 1."""

@@ -23,15 +23,29 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy
-from minidnn.solvers import checks
-from minidnn.solvers.batches import Batches
-from minidnn.solvers.driver import run
-from minidnn.solvers.solver import Solver
-from minidnn.solvers.stats import ExecutionStats
+from minidnn.solvers.core import Batches, Budget, Solver
+from minidnn.solvers.driver import solver_function
+from minidnn.solvers.parameters import Derived, Integer, declared, machine_eps, parameter
 from minidnn.solvers.steihaug import CGResult, truncated_cg
-from minidnn.solvers.stopping import Budget
 from minidnn.solvers.trust_region import Reductions, TrustRegion, initial_radius, reductions
+
+
+@declared
+class TrunkParameters:
+    """trunk's parameters (JSOSolvers.jl's defaults)."""
+
+    cg_max_iter: int | None = parameter(
+        Derived("max(2n, 50)", lambda meta: max(2 * meta.nvar, 50)),
+        "inner CG iteration cap",
+        Integer(1),
+        source="JSOSolvers.jl trunk: CG itmax = max(2n, 50)",
+    )
+    bk_max: int = parameter(
+        10,
+        "backtracks after a rejected step (0: none)",
+        Integer(0),
+        source="JSOSolvers.jl trunk: bk_max = 10",
+    )
 
 
 @dataclass
@@ -62,24 +76,22 @@ class _Trial:
 
 
 class Trunk(Solver):
+    """Minimises ``nlp`` by a trust-region Newton-CG method (see :mod:`minidnn.solvers.trunk`);
+    ``nlp`` needs ``hprod``: exact, or a quasi-Newton model (nlpmodels.LSR1Model / LBFGSModel)."""
+
     name = "trunk"
+    parameters = TrunkParameters
     step_label = "radius"
     extra_columns = (("inner", 6, "d"), ("bk", 3, "d"), ("cg_exit", 24, ""))
 
-    def __init__(
-        self, nlp: Any, x: Any, batches: Batches, budget: Budget, *, cg_max_iter: int | None, bk_max: int
-    ):
-        super().__init__(nlp, x, batches, budget)
-        if not getattr(nlp, "has_hprod", True):
+    def __init__(self, nlp: Any, x: Any, batches: Batches, budget: Budget, params: TrunkParameters):
+        super().__init__(nlp, x, batches, budget, params)
+        if not nlp.has_hprod:
             raise ValueError(
                 f"{self.name}: {nlp.meta.name} has no Hessian-vector product; wrap it in "
                 "nlpmodels.LSR1Model(nlp) or nlpmodels.LBFGSModel(nlp), or call solvers.lsr1(nlp)"
             )
-        default_cap = max(2 * nlp.meta.nvar, 50)  # JSOSolvers.jl trunk: CG itmax = max(2n, 50)
-        cap = default_cap if cg_max_iter is None else cg_max_iter
-        self.cg_max_iter = checks.positive_int(self.name, "cg_max_iter", cap)
-        self.bk_max = checks.nonnegative_int(self.name, "bk_max", bk_max)
-        self.armijo = float(numpy.finfo(nlp.meta.dtype).eps) ** 0.25  # JSOSolvers.jl trunk: β = eps^(1/4)
+        self.armijo = machine_eps(nlp.meta.dtype) ** 0.25  # JSOSolvers.jl trunk: β = eps^(1/4)
         self.cg_tol = 1.0  # JSOSolvers.jl trunk: cgtol starts at 1
         # A quasi-Newton model says which steps it learns from (nlpmodels.QuasiNewtonModel.learns_from):
         # "every_trial" (SR1) or "accepted_steps" (BFGS); None: an exact Hessian, which learns nothing.
@@ -132,7 +144,7 @@ class Trunk(Solver):
             self.region.radius,
             atol=self.budget.atol,
             rtol=self.cg_tol,
-            max_iter=self.cg_max_iter,
+            max_iter=self.params.cg_max_iter,
         )
 
     def reductions(self, trial: _Trial) -> Reductions:
@@ -149,7 +161,7 @@ class Trunk(Solver):
     def backtrack(self, trial: _Trial) -> tuple[_Trial, int]:
         """Along s: α = 1.2^-k for the first k ≤ bk_max with f(x + αs) ≤ f(x) + β α gᵀs (Armijo)."""
         full, alpha, k = trial.step, 1.0, 0
-        while k < self.bk_max and not trial.f <= self.f + self.armijo * alpha * full.slope:
+        while k < self.params.bk_max and not trial.f <= self.f + self.armijo * alpha * full.slope:
             k += 1
             alpha /= 1.2  # JSOSolvers.jl trunk: α /= 1.2
             step = full.scaled(alpha)
@@ -176,18 +188,4 @@ class Trunk(Solver):
         return None
 
 
-def trunk(
-    nlp: Any,
-    x0: Any = None,
-    *,
-    cg_max_iter: int | None = None,  # JSOSolvers.jl trunk: max(2n, 50)
-    bk_max: int = 10,  # JSOSolvers.jl trunk: bk_max = 10
-    **options: Any,
-) -> ExecutionStats:
-    """Minimises ``nlp`` by a trust-region Newton-CG method (see the module docstring).
-
-    ``nlp`` needs ``hprod``: exact, or a quasi-Newton model (nlpmodels.LSR1Model / LBFGSModel).
-    cg_max_iter: inner CG iteration cap (None: max(2n, 50)); bk_max: backtracks after a rejected
-    step (10, JSOSolvers.jl; 0 disables them). See :mod:`solvers.options` for ``options``.
-    """
-    return run(Trunk, nlp, x0, {"cg_max_iter": cg_max_iter, "bk_max": bk_max}, options)
+trunk = solver_function(Trunk)

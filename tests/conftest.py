@@ -1,4 +1,9 @@
-"""Test configuration: hypothesis profiles and where the real data sets are.
+"""Test configuration: the backends and dtypes every test runs on, hypothesis profiles, and where
+the real data sets are.
+
+Backends and dtypes are declared once, here: a test that takes the ``backend_name`` (or ``be``) and
+``dtype`` fixtures runs once per entry of :data:`BACKENDS` and :data:`DTYPES`. CuPy carries the
+``gpu`` mark and is skipped, with the reason, where no CUDA device is at hand.
 
 Profiles: ``ci`` (the default: bounded examples, no deadline, so the suite stays under ten minutes
 on two cores) and ``thorough`` (many more examples). Pick one with ``HYPOTHESIS_PROFILE``.
@@ -9,6 +14,33 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from minidnn import backend
+
+BACKENDS = ("numpy", "array-api-strict", pytest.param("cupy", marks=pytest.mark.gpu))
+"""NumPy, the strict Array API stand-in for a device, and CuPy on a GPU."""
+DTYPES = ("float64", "float32")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend_name(request) -> str:
+    """Each backend of :data:`BACKENDS` by name; skips one that is not available here."""
+    if not backend.available(request.param):
+        pytest.skip(f"backend {request.param} unavailable: needs CuPy and a CUDA device")
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def be(backend_name: str) -> backend.Backend:
+    """Each backend of :data:`BACKENDS`."""
+    return backend.get(backend_name)
+
+
+@pytest.fixture(scope="session", params=DTYPES)
+def dtype(request) -> str:
+    """Each dtype of :data:`DTYPES`."""
+    return request.param
+
 
 settings.register_profile(
     "ci",

@@ -8,14 +8,6 @@ import pytest
 from minidnn import backend
 
 STRICT = "array-api-strict"
-GPU = pytest.param("cupy", marks=pytest.mark.gpu)
-
-
-@pytest.fixture(params=["numpy", STRICT, GPU])
-def be(request):
-    if not backend.available(request.param):
-        pytest.skip(f"backend {request.param} unavailable: needs CuPy and a CUDA device")
-    return backend.get(request.param)
 
 
 def test_get_returns_one_object_per_name():

@@ -8,6 +8,7 @@ minute on two cores.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import queue
@@ -22,9 +23,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minidnn.cli import atomic, history, main, values
+from minidnn import solvers
+from minidnn.cli import arguments, atomic, history, main, values
 from minidnn.cli import checkpoint as checkpoints
 from minidnn.cli.errors import INTERRUPTED, USAGE
+from minidnn.cli.settings import CompareSettings, RunSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 try:
@@ -184,6 +187,72 @@ def test_compare_refuses_an_option_for_a_solver_not_compared(tmp_path, capsys):
                  "--option", "lbfgs.mem=3", "--out", str(tmp_path / "c")])  # fmt: skip
     assert code == USAGE
     assert "'lbfgs' is not among the solvers compared" in capsys.readouterr().err
+
+
+def test_compare_budget_in_iterations(tmp_path):
+    code = main(["compare", "--dataset", "digits", "--model", "mlp", "--solvers", "adam,lbfgs",
+                 "--max-iter", "4", "--points", "2", "--out", str(tmp_path / "c")])  # fmt: skip
+    assert code == 0
+    record = _strict_json(tmp_path / "c" / "compare.json")
+    assert [r["iterations"] for r in record["results"].values()] == [4, 4]
+    assert record["settings"]["max_iter"] == 4 and record["settings"]["points"] == 2
+
+
+def test_compare_applies_a_parameter_flag_to_the_solvers_that_have_it(tmp_path):
+    code = main(["compare", "--dataset", "digits", "--model", "mlp", "--solvers", "adam,lbfgs,lsr1",
+                 "--max-iter", "2", "--mem", "3", "--points", "2", "--out", str(tmp_path / "c")])  # fmt: skip
+    assert code == 0
+
+
+def test_compare_refuses_a_parameter_flag_no_compared_solver_has(tmp_path, capsys):
+    code = main(["compare", "--dataset", "digits", "--model", "mlp", "--solvers", "adam,r2",
+                 "--mem", "3", "--out", str(tmp_path / "c")])  # fmt: skip
+    assert code == USAGE
+    assert "--mem: none of the solvers compared (adam, r2) has a parameter mem" in capsys.readouterr().err
+
+
+# -- flags generated from the declarations ---------------------------------------------------------------
+def _flags(command: str) -> set[str]:
+    parser = arguments.build()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[command]
+    return {option for action in sub._actions for option in action.option_strings}
+
+
+def test_every_setting_and_solver_parameter_has_a_flag():
+    train, compare = _flags("train"), _flags("compare")
+    for field in dataclasses.fields(RunSettings):
+        spec = field.metadata.get("flag")
+        if spec is None:
+            continue
+        name = spec.get("option", "--" + field.name.replace("_", "-"))
+        assert (name in train) == ("train" in spec["commands"]) and (name in compare) == (
+            "compare" in spec["commands"]
+        )
+    assert {"--solvers", "--points"} <= compare and "--solvers" not in train
+    assert {f.name for f in dataclasses.fields(CompareSettings)} == {"solvers", "points"}
+    for cls in solvers.METHODS.values():
+        for field in dataclasses.fields(cls.parameters):
+            assert "--" + field.name.replace("_", "-") in train & compare
+
+
+def test_a_flag_left_out_is_absent_from_the_arguments():
+    args = arguments.build().parse_args(["train", "--seed", "3", "--mem", "4", "--option", "atol=0.1"])
+    assert arguments.given(args, RunSettings) == {"seed": 3}
+    assert arguments.solver_options(args) == {"mem": 4}
+    assert args.option == [("atol", 0.1)]
+
+
+def test_train_takes_solver_parameters_as_flags(tmp_path):
+    code = main(["train", "--solver", "lbfgs", "--mem", "3", "--line-search", "strong_wolfe",
+                 "--max-iter", "3", "--epochs", "0", "--out", str(tmp_path / "run")])  # fmt: skip
+    assert code == 0
+    options = _strict_json(tmp_path / "run" / "metrics.json")["settings"]["options"]
+    assert options["mem"] == 3 and options["line_search"] == "strong_wolfe"
+
+
+def test_a_parameter_flag_the_solver_lacks_is_the_solvers_own_error(tmp_path, capsys):
+    assert main(["train", "--mem", "3", "--out", str(tmp_path / "run")]) == USAGE
+    assert "adam: unknown option(s) mem; valid options:" in capsys.readouterr().err
 
 
 # -- bad input -----------------------------------------------------------------------------------------

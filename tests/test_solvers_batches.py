@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy
 import pytest
+from doubles import MinibatchLogistic
 from minidnn.nlpmodels import InverseLBFGSOperator, LBFGSModel, LSR1Model
-from test_solvers_doubles import MinibatchLogistic
 
 from minidnn import solvers
 
-DETERMINISTIC = ("r2", "lbfgs", "trunk", "lsr1")
+DETERMINISTIC = solvers.DETERMINISTIC
 
 
 class Recorder:

@@ -1,26 +1,35 @@
 """The machinery every solver shares: statuses, stopping rules and budgets, history, the iteration
-table, callbacks, Ctrl-C, non-finite values, dispatch by name, bad input, backends and dtypes."""
+table, callbacks, Ctrl-C, non-finite values, dispatch by name, parameter declarations, bad input,
+SciPy's result names, backends and dtypes."""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
 import re
 
 import numpy
 import pytest
+from doubles import Interrupting, MinibatchLogistic, NanAfterLongSteps, NoHessian, Poisoned, Quadratic
 from minidnn.nlpmodels import LSR1Model
 from minidnn.nlpmodels.problems import rosenbrock
-from minidnn.solvers.history import BASE_COLUMNS
-from minidnn.solvers.stats import STATUSES, ExecutionStats
-from minidnn.solvers.stopping import Budget
-from test_solvers_doubles import MinibatchLogistic, NoHessian, Poisoned, Quadratic
+from minidnn.solvers import parameters
+from minidnn.solvers.core import Batches, Budget
+from minidnn.solvers.stats import BASE_COLUMNS, STATUSES, ExecutionStats
 
 from minidnn import backend as backends
 from minidnn import solvers
 
 ALL = tuple(solvers.METHODS)
-DETERMINISTIC = ("r2", "lbfgs", "trunk", "lsr1")
-STOCHASTIC = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+DETERMINISTIC = solvers.DETERMINISTIC
+STOCHASTIC = solvers.STOCHASTIC
+
+
+def test_families_are_declared_once() -> None:
+    assert STOCHASTIC == ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+    assert DETERMINISTIC == ("r2", "lbfgs", "trunk", "lsr1")
+    assert all(solvers.METHODS[name].family == "stochastic" for name in STOCHASTIC)
 
 
 # -- statuses and stats --------------------------------------------------------------------------------------
@@ -36,7 +45,6 @@ def test_status_set_is_the_documented_one() -> None:
         "not_desc",
         "neg_pred",
         "small_step",
-        "stalled",
         "unbounded",
     }
 
@@ -82,11 +90,8 @@ def test_solution_does_not_alias_x0() -> None:
 
 
 # -- stopping rules and budgets ------------------------------------------------------------------------------
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_default_tolerances_are_sqrt_eps_of_the_dtype(dtype: str) -> None:
-    budget = Budget.from_options(
-        dtype, atol=None, rtol=None, max_eval=-1, max_iter=None, max_time=30.0, max_epochs=None
-    )
+    budget = parameters.checked("test", Budget(), Quadratic(dtype=dtype).meta)
     root = math.sqrt(float(numpy.finfo(dtype).eps))
     assert budget.atol == budget.rtol == root
     assert budget.tolerance(100.0) == pytest.approx(root + 100 * root)
@@ -157,20 +162,6 @@ def test_keyboard_interrupt_from_a_callback_returns_user(method: str) -> None:
     assert stats.iter == 2 and numpy.all(numpy.isfinite(stats.solution))
 
 
-class Interrupting(type(rosenbrock())):
-    """Rosenbrock, whose objective raises KeyboardInterrupt from evaluation number ``after`` + 1 on."""
-
-    def __init__(self, after: int):
-        super().__init__()
-        self.after, self.calls = after, 0
-
-    def _obj(self, x):
-        self.calls += 1
-        if self.calls > self.after:
-            raise KeyboardInterrupt
-        return super()._obj(x)
-
-
 @pytest.mark.parametrize("method", ALL)
 def test_keyboard_interrupt_inside_an_evaluation_returns_current_iterate(method: str) -> None:
     nlp = Interrupting(after=4)
@@ -213,13 +204,6 @@ def test_minus_infinity_is_unbounded() -> None:
     stats = solvers.sgd(Poisoned(after=2, value=-math.inf), lr=1e-3)
     assert stats.status == "unbounded"
     assert math.isfinite(stats.objective)
-
-
-class NanAfterLongSteps(Quadratic):
-    """NaN wherever ‖x‖ > 3: trial points beyond that are rejected, never fatal."""
-
-    def _obj(self, x):
-        return math.nan if numpy.linalg.norm(x) > 3.0 else super()._obj(x)
 
 
 @pytest.mark.parametrize("method", DETERMINISTIC)
@@ -375,9 +359,8 @@ def test_bad_callback_and_eval_every() -> None:
 
 # -- backends and dtypes -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("method", ALL)
-def test_every_solver_runs_on_the_strict_backend(method: str) -> None:
-    be = backends.get("array-api-strict")
-    nlp = Quadratic(backend="array-api-strict", dtype="float32")
+def test_every_solver_runs_on_every_backend(method: str, be: backends.Backend) -> None:
+    nlp = Quadratic(backend=be.name, dtype="float32")
     lr = {"lr": 0.01} if method in STOCHASTIC else {}
     stats = solvers.minimize(nlp, method, max_iter=30, **lr)
     assert be.owns(stats.solution)
@@ -400,3 +383,101 @@ def test_float32_first_order_with_default_tolerances(method: str) -> None:
     stats = solvers.minimize(Quadratic(dtype="float32"), method)
     assert stats.status == "first_order"
     numpy.testing.assert_allclose(stats.solution, [1.0, 0.1, 0.01], rtol=1e-2)
+
+
+# -- parameter declarations ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ALL)
+def test_every_parameter_is_declared_with_a_check_and_a_doc(method: str) -> None:
+    record = solvers.METHODS[method].parameters
+    for field in dataclasses.fields(record):
+        assert field.metadata["doc"] and isinstance(field.metadata["check"], parameters.Check)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record().__setattr__(dataclasses.fields(record)[0].name, 1)
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_signature_and_docstring_come_from_the_declaration(method: str) -> None:
+    record = solvers.METHODS[method].parameters
+    function = getattr(solvers, method)
+    signature = inspect.signature(function).parameters
+    for name, default in parameters.defaults(record).items():
+        assert signature[name].default == default
+        assert signature[name].kind is inspect.Parameter.KEYWORD_ONLY
+    assert ("resample" in signature) == (method in DETERMINISTIC)
+    for line in parameters.doc_lines(record):
+        assert line in function.__doc__ and line in record.__doc__
+    assert "max_epochs" in function.__doc__
+
+
+def test_a_doc_line_says_meaning_range_default_and_source() -> None:
+    adam_lr = "lr: step length; a finite number > 0; default 0.001 (Knet.jl Adam: lr = 0.001)"
+    assert adam_lr in solvers.adam.__doc__
+    assert "eta1: acceptance threshold of ρ; a number in (0, 1); default eps^(1/4) of the model's dtype" in (
+        solvers.r2.__doc__
+    )
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_derived_defaults_follow_the_problem(dtype: str) -> None:
+    nlp = Quadratic(dtype=dtype)
+    eps = float(numpy.finfo(dtype).eps)
+    r2 = parameters.checked("r2", solvers.METHODS["r2"].parameters(), nlp.meta)
+    assert r2.eta1 == eps**0.25
+    lbfgs = parameters.checked("lbfgs", solvers.METHODS["lbfgs"].parameters(), nlp.meta)
+    assert lbfgs.tau0 == max(1e-4, math.sqrt(eps))
+    trunk = parameters.checked("trunk", solvers.METHODS["trunk"].parameters(), nlp.meta)
+    assert trunk.cg_max_iter == 50
+
+
+def test_a_bound_may_name_another_parameter() -> None:
+    with pytest.raises(ValueError, match=r"r2: eta2 must be a number in \(eta1 = 0.5, 1\), got 0.4"):
+        solvers.r2(Quadratic(), eta1=0.5, eta2=0.4)
+    with pytest.raises(ValueError, match=r"lbfgs: tau1 must be a number in \(tau0 = 0.01, 1\), got 0.001"):
+        solvers.lbfgs(Quadratic(), tau0=0.01, tau1=0.001)
+
+
+def test_checked_values_are_plain_python_values() -> None:
+    nlp = Quadratic()
+    record = parameters.checked("adam", solvers.METHODS["adam"].parameters(betas=[0.8, 0.9], lr=1), nlp.meta)
+    assert record.betas == (0.8, 0.9) and isinstance(record.lr, float)
+
+
+def test_every_declaration_is_complete() -> None:
+    with pytest.raises(TypeError, match="declare b with parameter"):
+
+        @parameters.declared
+        class Incomplete:
+            a: int = parameter_a()
+            b: int = 3
+
+
+def parameter_a():
+    return parameters.parameter(1, "a", parameters.Integer(0))
+
+
+# -- SciPy's result names ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["lbfgs", "trunk", "adam"])
+def test_stats_answer_scipy_result_names(method: str) -> None:
+    nlp = Quadratic()
+    options = {"lr": 0.01, "max_iter": 5} if method in STOCHASTIC else {}
+    stats = solvers.minimize(nlp, method, **options)
+    assert stats.x is stats.solution
+    assert stats.fun == stats.objective == pytest.approx(nlp.obj(stats.x))
+    numpy.testing.assert_allclose(stats.jac, nlp.grad(stats.x))
+    assert stats.nit == stats.iter
+    assert stats.nfev == stats.counters["neval_obj"] > 0
+    assert stats.success == (stats.status == "first_order") == (method != "adam")
+
+
+def test_success_is_false_on_a_spent_budget_as_in_scipy() -> None:
+    stats = solvers.lbfgs(rosenbrock(), max_iter=2)
+    assert stats.status == "max_iter" and not stats.success
+
+
+# -- the minibatch interface ---------------------------------------------------------------------------------
+def test_minibatch_models_are_told_apart_by_the_protocol() -> None:
+    assert Batches(MinibatchLogistic()).minibatched and Batches(MinibatchLogistic()).has_accuracy
+    assert Batches(LSR1Model(MinibatchLogistic())).minibatched
+    fixed = Batches(Quadratic())
+    assert not fixed.minibatched and not fixed.has_accuracy
+    assert fixed.version == 0 and fixed.epoch is None and not fixed.advance()

@@ -7,12 +7,13 @@ import inspect
 
 import numpy
 import pytest
-from test_solvers_doubles import MinibatchLogistic, Quadratic
+from doubles import MinibatchLogistic, Quadratic
+from minidnn.solvers import parameters
 
 from minidnn import backend as backends
 from minidnn import solvers
 
-STOCHASTIC = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+STOCHASTIC = solvers.STOCHASTIC
 
 KNET_DEFAULTS = {
     "sgd": {"lr": 0.1},
@@ -26,10 +27,10 @@ KNET_DEFAULTS = {
 
 @pytest.mark.parametrize("method", STOCHASTIC)
 def test_defaults_are_knets(method: str) -> None:
-    parameters = inspect.signature(solvers.METHODS[method]).parameters
-    for name, value in KNET_DEFAULTS[method].items():
-        assert parameters[name].default == value
-    assert parameters["clip"].default is None
+    declared = parameters.defaults(solvers.METHODS[method].parameters)
+    assert declared == {**KNET_DEFAULTS[method], "clip": None}
+    signature = inspect.signature(getattr(solvers, method)).parameters
+    assert all(signature[name].default == value for name, value in declared.items())
 
 
 def reference_steps(method: str, grad, x: numpy.ndarray, steps: int, **p: float) -> numpy.ndarray:

@@ -2,8 +2,9 @@
 
 On the shipped digits (1,442 train / 355 test images), a small MLP reaches at least 95% test
 accuracy with every solver: the stochastic ones within 20 epochs (Knet's default hyperparameters,
-batches of 32), the deterministic ones on the full batch within their 60 s budget. On real MNIST,
-LeNet-5 with Adam reaches at least 98% test accuracy in 3 epochs (skipped without the data).
+batches of 32), the deterministic ones on the full batch within 300 iterations. On real MNIST,
+LeNet-5 with Adam reaches at least 98% test accuracy in 3 epochs (skipped without the data). Every
+budget is in epochs or iterations, none in seconds: a slower machine takes longer, never fails.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from minidnn.nlpmodels import NeuralNetModel
 
 from minidnn import datasets, models, solvers
 
-STOCHASTIC = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
+STOCHASTIC = solvers.STOCHASTIC
 DETERMINISTIC = {"r2": {}, "lbfgs": {}, "trunk": {"cg_max_iter": 20}, "lsr1": {}}
+MAX_ITER = 300
+"""Iterations of a deterministic solver on the full batch (R2, the slowest, passes 95% near 60;
+lbfgs, trunk and lsr1 stop at a first-order point within 160)."""
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +29,7 @@ def digits():
 @pytest.mark.parametrize("method", STOCHASTIC)
 def test_stochastic_solvers_reach_95_percent_on_digits_within_20_epochs(digits, method):
     nlp = NeuralNetModel(models.mlp([64, 64, 10], seed=0), *digits, batch_size=32)
-    stats = solvers.minimize(nlp, method, max_epochs=20)
+    stats = solvers.minimize(nlp, method, max_epochs=20, max_time=None)
     assert stats.status in ("max_epochs", "first_order") and stats.solver_specific["epochs"] <= 20
     assert stats.solver_specific["accuracy"] == nlp.accuracy(stats.solution) >= 0.95
     per_epoch = [a for a in stats.history["accuracy"] if a is not None]
@@ -33,11 +37,10 @@ def test_stochastic_solvers_reach_95_percent_on_digits_within_20_epochs(digits, 
 
 
 @pytest.mark.parametrize("method", DETERMINISTIC)
-def test_deterministic_solvers_reach_95_percent_on_digits_within_60_seconds(digits, method):
+def test_deterministic_solvers_reach_95_percent_on_digits_within_300_iterations(digits, method):
     nlp = NeuralNetModel(models.mlp([64, 64, 10], seed=0), *digits, full_batch=True)
-    stats = solvers.minimize(nlp, method, max_time=60.0, **DETERMINISTIC[method])
-    assert stats.status in ("first_order", "max_time")
-    assert stats.elapsed_time <= 60.0
+    stats = solvers.minimize(nlp, method, max_iter=MAX_ITER, max_time=None, **DETERMINISTIC[method])
+    assert stats.status in ("first_order", "max_iter") and stats.iter <= MAX_ITER
     assert nlp.accuracy(stats.solution) >= 0.95
 
 
@@ -52,6 +55,6 @@ def test_lenet5_with_adam_reaches_98_percent_on_mnist_in_3_epochs(real_data):
     train = datasets.load("mnist", root=root, download=False)
     test = datasets.load("mnist", split="test", root=root, download=False)
     nlp = NeuralNetModel(models.lenet5(seed=0), train, test, batch_size=100)
-    stats = solvers.adam(nlp, max_epochs=3, max_time=600.0)
+    stats = solvers.adam(nlp, max_epochs=3, max_time=None)
     assert stats.status == "max_epochs"
     assert nlp.accuracy(stats.solution) >= 0.98

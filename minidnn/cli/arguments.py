@@ -1,32 +1,50 @@
 """The command line: ``minidnn train | evaluate | compare`` and their flags.
 
+The flags of ``train`` and ``compare`` come from declarations, none is written here by hand:
+
+- a setting's flag from its field of :class:`~minidnn.cli.settings.RunSettings` or
+  :class:`~minidnn.cli.settings.CompareSettings` (the :func:`~minidnn.cli.settings.flag` metadata);
+- a solver parameter's flag (``--lr``, ``--mem``, ``--line-search``, ...) from the solvers' parameter
+  records (``solvers.METHODS[name].parameters``): its help gives the meaning and each solver's default.
+
 Every list of choices comes from the registries (``datasets.NAMES``, ``minidnn.models.PRESETS``,
 the solvers of :mod:`minidnn.cli.methods`, ``minidnn.backend.NAMES`` and ``DTYPE_NAMES``), so an
-unknown name is answered with the valid ones. ``train``'s flags default to ``None`` so that a
-resumed run can tell which ones were given (:func:`minidnn.cli.settings.resolve`); the defaults are
-those of :class:`~minidnn.cli.settings.RunSettings`, shown in the help.
+unknown name is answered with the valid ones. A flag left out is absent from the parsed arguments
+(``argparse.SUPPRESS``): :func:`given` and :func:`solver_options` return those present, so that a
+resumed run can tell which were given (:func:`minidnn.cli.settings.resolve`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from typing import Any
 
 import minidnn
-from minidnn import backend, datasets, models
-from minidnn.cli import methods, values
-from minidnn.cli.settings import RunSettings
+from minidnn import backend, solvers
+from minidnn.cli import values
+from minidnn.cli.settings import (
+    COMPARE,
+    COMPARE_DEFAULTS,
+    TRAIN,
+    TRAIN_DEFAULTS,
+    CompareSettings,
+    RunSettings,
+)
+from minidnn.solvers import parameters as declarations
 
-DEFAULTS = RunSettings()
-COMPARE_SOLVERS = ("r2", "lbfgs", "trunk-lsr1", "trunk", "adam")
-
-_EPILOG = """\
-solvers: the stochastic ones (sgd momentum nesterov adagrad rmsprop adam) take one step per
-minibatch; the deterministic ones (r2 lbfgs trunk lsr1) move to the next minibatch after every
-iteration (resample=iteration). trunk uses the network's exact Hessian-vector products;
+_EPILOG = f"""\
+solvers: the stochastic ones take one step per minibatch: {" ".join(solvers.STOCHASTIC)};
+the deterministic ones move to the next minibatch after every iteration (resample=iteration):
+{" ".join(solvers.DETERMINISTIC)}. trunk uses the network's exact Hessian-vector products;
 trunk-lsr1 (= lsr1) is trunk on an L-SR1 model, as in the KnetNLPModels tutorial; both cap their
 inner CG at cg_max_iter=20. On minibatches the gradient test is off (atol=0, rtol=0): the budget
-ends the run. Other solver options: --option KEY=VALUE (e.g. --option mem=10 or --option atol=1e-5).
+ends the run. Each solver's own parameters have flags (solver options); any other option of the
+solvers goes through --option KEY=VALUE (e.g. --option atol=1e-5 or --option eval_every=100).
 """
+
+_SOLVER_OPTION = "solver option "
+"""The prefix of the destination of a solver parameter's flag."""
 
 
 def build() -> argparse.ArgumentParser:
@@ -45,66 +63,18 @@ def build() -> argparse.ArgumentParser:
 
 def _train(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
-        "train",
+        TRAIN,
         help="train a network; with no arguments: an MLP on the shipped digits with Adam",
         description="Train a network with one solver. With no arguments: an MLP 64-64-10 on the\n"
         "shipped 8x8 digits, Adam, batch 32, 30 epochs (a few seconds).",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _data_flags(p, default_dataset=None, shown=DEFAULTS.dataset)
-    _model_flags(p, default_model=None, shown=DEFAULTS.model)
-    g = p.add_argument_group("solver")
-    g.add_argument("--solver", choices=methods.NAMES, help=f"the solver (default {DEFAULTS.solver})")
-    _option_flags(g)
-    g.add_argument(
-        "--batch-size",
-        type=values.positive_int,
-        help=f"samples per minibatch (default {DEFAULTS.batch_size})",
+    _setting_flags(p, RunSettings, TRAIN_DEFAULTS, TRAIN, {})
+    _solver_flags(p, "a solver option, e.g. atol=1e-5 or betas=0.9,0.99 (repeatable)", "KEY=VALUE")
+    p.add_argument(
+        "--resume", default=None, metavar="FILE", help="continue the run saved in this checkpoint.npz"
     )
-    g.add_argument(
-        "--full-batch",
-        action="store_const",
-        const=True,
-        help="use the whole training set as one batch (then an iteration is an epoch)",
-    )
-    g.add_argument(
-        "--l2",
-        type=values.nonnegative_float,
-        metavar="L2",
-        help="weight decay: adds l2/2 ||x||^2 to the loss",
-    )
-    b = p.add_argument_group("budget (0: no limit)")
-    b.add_argument(
-        "--epochs", type=values.nonnegative_int, metavar="N", help=f"epochs (default {DEFAULTS.epochs})"
-    )
-    b.add_argument(
-        "--max-time",
-        type=values.nonnegative_float,
-        metavar="S",
-        help="seconds of solver time, test evaluations excluded (default: no limit)",
-    )
-    b.add_argument(
-        "--max-iter", type=values.nonnegative_int, metavar="N", help="iterations (default: no limit)"
-    )
-    o = p.add_argument_group("output")
-    o.add_argument(
-        "--out", metavar="DIR", help="output folder (default: runs/<time>-<dataset>-<model>-<solver>)"
-    )
-    o.add_argument(
-        "--progress",
-        type=values.nonnegative_float,
-        metavar="S",
-        help=f"also print a row every S seconds within long epochs (default {DEFAULTS.progress:g})",
-    )
-    o.add_argument(
-        "--verbose",
-        type=values.nonnegative_int,
-        metavar="K",
-        help="print the solver's own iteration table every K iterations instead of the rows",
-    )
-    p.add_argument("--resume", metavar="FILE", help="continue the run saved in this checkpoint.npz")
-    p.set_defaults(option=[])
 
 
 def _evaluate(commands: argparse._SubParsersAction) -> None:
@@ -130,7 +100,7 @@ def _evaluate(commands: argparse._SubParsersAction) -> None:
 
 def _compare(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
-        "compare",
+        COMPARE,
         help="train one model with several solvers under the same time budget",
         description="Train the same model (same initial weights, same batches) with several solvers,\n"
         "each under the same solver-time budget; print a table and plot test accuracy against time.\n"
@@ -139,120 +109,124 @@ def _compare(commands: argparse._SubParsersAction) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _data_flags(p, default_dataset="mnist", shown="mnist")
-    _model_flags(p, default_model="lenet5", shown="lenet5")
-    g = p.add_argument_group("solvers")
-    g.add_argument(
-        "--solvers",
-        type=_solver_list,
-        default=COMPARE_SOLVERS,
-        metavar="LIST",
-        help=f"comma-separated solver names (default {','.join(COMPARE_SOLVERS)})",
+    groups = _setting_flags(p, RunSettings, COMPARE_DEFAULTS, COMPARE, {})
+    _setting_flags(p, CompareSettings, CompareSettings(), COMPARE, groups)
+    _solver_flags(
+        p,
+        "a solver option for all solvers, or for one with a SOLVER. prefix (repeatable)",
+        "[SOLVER.]KEY=VALUE",
+        each=";\na parameter's flag sets it for every compared solver that has it",
     )
-    g.add_argument(
+
+
+def _setting_flags(
+    parser: argparse.ArgumentParser,
+    record: type,
+    defaults: Any,
+    command: str,
+    groups: dict[str, argparse._ArgumentGroup],
+) -> dict[str, argparse._ArgumentGroup]:
+    """Adds a flag for each field of ``record`` that ``command`` offers; returns the groups by title."""
+    for field in dataclasses.fields(record):
+        spec = field.metadata.get("flag")
+        if spec is None or command not in spec["commands"]:
+            continue
+        group = groups.get(spec["group"]) or groups.setdefault(
+            spec["group"], parser.add_argument_group(spec["group"])
+        )
+        options = {key: spec[key] for key in ("type", "choices", "metavar", "action", "const") if key in spec}
+        group.add_argument(
+            spec.get("option", "--" + field.name.replace("_", "-")),
+            dest=field.name,
+            default=argparse.SUPPRESS,
+            help=spec["help"] + _shown(spec, getattr(defaults, field.name), command),
+            **options,
+        )
+    return groups
+
+
+def _shown(spec: dict[str, Any], default: Any, command: str) -> str:
+    """`` (default ...)`` for a flag's help: the declared text, else the command's default value."""
+    shown = spec["shown"]
+    if isinstance(shown, dict):
+        shown = shown[command]
+    if shown is None:
+        shown = _text(default)
+    return f" (default {shown})" if shown else ""
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "no limit"
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _solver_flags(
+    parser: argparse.ArgumentParser, option_help: str, option_metavar: str, each: str = ""
+) -> None:
+    """``--option`` and one flag per solver parameter, declared by the solvers' parameter records."""
+    group = parser.add_argument_group(
+        "solver options", f"each solver's own parameters, with their defaults per solver{each}"
+    )
+    for name, declared in solver_parameters().items():
+        group.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=_SOLVER_OPTION + name,
+            type=values.parse_value,
+            default=argparse.SUPPRESS,
+            metavar=name.upper(),
+            help=_parameter_help(declared),
+        )
+    group.add_argument(
         "--option",
         type=values.key_value,
         action="append",
         default=[],
-        metavar="[SOLVER.]KEY=VALUE",
-        help="a solver option for all solvers, or for one with a SOLVER. prefix (repeatable)",
-    )
-    g.add_argument(
-        "--batch-size",
-        type=values.positive_int,
-        default=100,
-        metavar="N",
-        help="samples per minibatch (default 100)",
-    )
-    g.add_argument(
-        "--max-time",
-        type=values.nonnegative_float,
-        default=30.0,
-        metavar="S",
-        help="seconds of solver time per solver, evaluations excluded (default 30)",
-    )
-    g.add_argument(
-        "--epochs",
-        type=values.nonnegative_int,
-        default=0,
-        metavar="N",
-        help="epochs per solver (default 0: no limit)",
-    )
-    g.add_argument(
-        "--points",
-        type=values.positive_int,
-        default=10,
-        metavar="N",
-        help="test accuracy is measured at N evenly spaced times of each run (default 10)",
-    )
-    p.add_argument(
-        "--out", metavar="DIR", help="output folder (default: runs/<time>-compare-<dataset>-<model>)"
+        metavar=option_metavar,
+        help=option_help,
     )
 
 
-def _data_flags(p: argparse.ArgumentParser, default_dataset: str | None, shown: str) -> None:
-    g = p.add_argument_group("data")
-    g.add_argument(
-        "--dataset", choices=datasets.NAMES, default=default_dataset, help=f"data set (default {shown})"
-    )
-    g.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="folder holding <dataset>/ or its files (default: $MINIDNN_DATA, else ~/.cache/minidnn)",
-    )
-    g.add_argument(
-        "--no-download",
-        dest="download",
-        action="store_const",
-        const=False,
-        help="never download missing data files (an error says where to put them)",
-    )
+def solver_parameters() -> dict[str, list[tuple[str, dataclasses.Field]]]:
+    """Each solver parameter's name, with the solvers that declare it and their fields."""
+    found: dict[str, list[tuple[str, dataclasses.Field]]] = {}
+    for solver, cls in solvers.METHODS.items():
+        for field in dataclasses.fields(cls.parameters):
+            found.setdefault(field.name, []).append((solver, field))
+    return found
 
 
-def _model_flags(p: argparse.ArgumentParser, default_model: str | None, shown: str) -> None:
-    g = p.add_argument_group("model")
-    g.add_argument(
-        "--model",
-        choices=tuple(models.PRESETS),
-        default=default_model,
-        help=f"network preset (default {shown})",
-    )
-    g.add_argument(
-        "--hidden",
-        type=values.int_list,
-        metavar="SIZES",
-        help="hidden layer sizes of the mlp, comma-separated (default 64)",
-    )
-    g.add_argument(
-        "--activation", choices=tuple(models.ACTIVATIONS), help="activation of mlp and lenet5 (default relu)"
-    )
-    g.add_argument(
-        "--pool",
-        choices=tuple(models.POOLS),
-        help="pooling of lenet5 (default max; --activation sigmoid --pool avg is the Julia tutorial's)",
-    )
-    g.add_argument("--seed", type=int, help="seed of the initial weights and of the shuffles (default 0)")
-    g.add_argument("--backend", choices=backend.NAMES, help="array backend (default numpy)")
-    g.add_argument("--dtype", choices=backend.DTYPE_NAMES, help="floating-point type (default float32)")
+def _parameter_help(declared: list[tuple[str, dataclasses.Field]]) -> str:
+    """The meaning of a parameter, then each solver's default: ``step length (sgd 0.1, adam 0.001)``,
+    or ``pairs kept (default 5: lbfgs, lsr1)`` when they share it."""
+    by_meaning: dict[str, dict[str, list[str]]] = {}
+    for solver, field in declared:
+        defaults = by_meaning.setdefault(field.metadata["doc"], {})
+        defaults.setdefault(declarations.default_text(field), []).append(solver)
+    parts = []
+    for doc, defaults in by_meaning.items():
+        if len(defaults) == 1:
+            [(default, names)] = defaults.items()
+            parts.append(f"{doc} (default {default}: {', '.join(names)})")
+        else:
+            parts.append(f"{doc} ({', '.join(f'{n} {d}' for d, names in defaults.items() for n in names)})")
+    return "; ".join(parts).replace("%", "%%")
 
 
-def _option_flags(g: argparse._ArgumentGroup) -> None:
-    g.add_argument("--lr", type=float, help="learning rate of a stochastic solver (same as --option lr=...)")
-    g.add_argument(
-        "--option",
-        type=values.key_value,
-        action="append",
-        metavar="KEY=VALUE",
-        help="a solver option, e.g. mem=10 or betas=0.9,0.99 (repeatable)",
-    )
+def given(args: argparse.Namespace, record: type) -> dict[str, Any]:
+    """The fields of ``record`` given on the command line."""
+    present = vars(args)
+    return {field.name: present[field.name] for field in dataclasses.fields(record) if field.name in present}
 
 
-def _solver_list(text: str) -> tuple[str, ...]:
-    names = tuple(name.strip() for name in text.split(",") if name.strip())
-    unknown = [name for name in names if name not in methods.NAMES]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown solver(s) {', '.join(unknown) or '(none given)'}; "
-            f"valid solvers: {', '.join(methods.NAMES)}"
-        )
-    return names
+def solver_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The solver parameters given by their flags."""
+    return {
+        key.removeprefix(_SOLVER_OPTION): value
+        for key, value in vars(args).items()
+        if key.startswith(_SOLVER_OPTION)
+    }

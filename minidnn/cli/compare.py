@@ -24,10 +24,10 @@ from typing import Any
 
 from minidnn import backend as _backend
 from minidnn import datasets
-from minidnn.cli import atomic, jsonio, methods, metrics, outdir, plots, problem, progress
+from minidnn.cli import arguments, atomic, jsonio, methods, metrics, outdir, plots, problem, progress
 from minidnn.cli.errors import INTERRUPTED, OK, CommandError
 from minidnn.cli.interrupts import sigint_ignored
-from minidnn.cli.settings import RunSettings, resolve
+from minidnn.cli.settings import COMPARE_DEFAULTS, CompareSettings, RunSettings, resolve
 from minidnn.cli.snapshots import Snapshots
 
 TUTORIAL = (
@@ -57,21 +57,24 @@ class Outcome:
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     """Runs ``minidnn compare``; returns the exit code."""
-    common = resolve(argparse.Namespace(**{**vars(args), "option": [], "solver": None}))
-    per_solver = _solver_options(args.solvers, args.option)
-    folder = Path(args.out) if args.out else outdir.default_folder("compare", common.dataset, common.model)
+    common = resolve(arguments.given(args, RunSettings), {}, defaults=COMPARE_DEFAULTS)
+    comparison = CompareSettings(**arguments.given(args, CompareSettings))
+    per_solver = _solver_options(comparison.solvers, arguments.solver_options(args), args.option)
+    folder = (
+        Path(common.out) if common.out else outdir.default_folder("compare", common.dataset, common.model)
+    )
     folder, created = outdir.prepare(folder)
     common.out = str(folder)
     try:
-        train_data, test_data = _data(common, args.solvers)
+        train_data, test_data = _data(common, comparison.solvers)
     except (CommandError, KeyboardInterrupt):
         outdir.discard_if_empty(created)
         raise
     outcomes: list[Outcome] = []
     try:
-        interrupted = _run_solvers(common, per_solver, train_data, test_data, args.points, outcomes)
+        interrupted = _run_solvers(common, per_solver, train_data, test_data, comparison.points, outcomes)
     finally:
-        saved = _save_if_any(folder, created, common, args, outcomes, argv)
+        saved = _save_if_any(folder, created, common, comparison, outcomes, argv)
     table(outcomes, common)
     print(f"saved in {folder}/: {', '.join(path.name for path in saved)}", flush=True)
     if len(saved) < 2:
@@ -120,7 +123,7 @@ def _save_if_any(
     folder: Path,
     created: list[Path],
     common: RunSettings,
-    args: argparse.Namespace,
+    comparison: CompareSettings,
     outcomes: list[Outcome],
     argv: list[str],
 ) -> list[Path]:
@@ -129,13 +132,30 @@ def _save_if_any(
         outdir.discard_if_empty(created)
         return []
     with sigint_ignored():
-        return save(folder, common, args, outcomes, argv)
+        return save(folder, common, comparison, outcomes, argv)
 
 
-def _solver_options(names: tuple[str, ...], entries: list[tuple[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each solver's options: the command's defaults, then ``KEY=VALUE``, then ``SOLVER.KEY=VALUE``."""
+def _solver_options(
+    names: tuple[str, ...], flagged: dict[str, Any], entries: list[tuple[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Each solver's options: the command's defaults, then the parameters given by their flags (to
+    the solvers that have them), then ``KEY=VALUE``, then ``SOLVER.KEY=VALUE``."""
+    for key in flagged:
+        if not any(key in methods.parameter_names(name) for name in names):
+            flag = "--" + key.replace("_", "-")
+            raise CommandError(
+                f"{flag}: none of the solvers compared ({', '.join(names)}) has a parameter {key}"
+            )
     shared = {key: value for key, value in entries if "." not in key}
-    options = {name: {**methods.default_options(name), **shared, "eval_every": None} for name in names}
+    options = {
+        name: {
+            **methods.default_options(name),
+            **{key: value for key, value in flagged.items() if key in methods.parameter_names(name)},
+            **shared,
+            "eval_every": None,
+        }
+        for name in names
+    }
     for key, value in entries:
         if "." not in key:
             continue
@@ -236,12 +256,12 @@ def table(outcomes: list[Outcome], common: RunSettings) -> None:
 
 
 def save(
-    folder: Path, common: RunSettings, args: argparse.Namespace, outcomes: list[Outcome], argv: list[str]
+    folder: Path, common: RunSettings, comparison: CompareSettings, outcomes: list[Outcome], argv: list[str]
 ) -> list[Path]:
     """Writes ``compare.json`` and ``compare.png``; returns the paths written."""
     record = {
         "command": metrics.command_line(argv),
-        "settings": {**common.to_dict(), "solvers": list(args.solvers), "points": args.points},
+        "settings": {**common.to_dict(), "solvers": list(comparison.solvers), "points": comparison.points},
         "versions": metrics.versions(_backend.get(common.backend)),
         "reference": TUTORIAL,
         "results": {

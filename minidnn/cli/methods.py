@@ -21,13 +21,12 @@ Defaults the command adds (shown in the header, saved with the settings; ``--opt
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
 from minidnn import solvers
 from minidnn.cli.errors import CommandError
-from minidnn.solvers.minimize import DETERMINISTIC
+from minidnn.solvers import parameters as declarations
 
 ALIASES = {"trunk-lsr1": "lsr1"}
 NAMES: tuple[str, ...] = tuple(solvers.METHODS) + tuple(ALIASES)
@@ -47,7 +46,7 @@ def method(name: str) -> str:
 
 def is_deterministic(name: str) -> bool:
     """True for the solvers that take whole iterations on one batch (r2, lbfgs, trunk, lsr1)."""
-    return method(name) in DETERMINISTIC
+    return solvers.METHODS[method(name)].family == "deterministic"
 
 
 def default_options(name: str, full_batch: bool = False) -> dict[str, Any]:
@@ -61,14 +60,13 @@ def default_options(name: str, full_batch: bool = False) -> dict[str, Any]:
 
 
 def parameters(name: str, options: dict[str, Any]) -> dict[str, Any]:
-    """The solver's own parameters with their defaults (from its signature), updated by ``options``."""
-    signature = inspect.signature(solvers.METHODS[method(name)])
-    defaults = {
-        key: p.default
-        for key, p in signature.parameters.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is not inspect.Parameter.empty
-    }
-    return {**defaults, **options}
+    """The solver's own parameters with their declared defaults, updated by ``options``."""
+    return {**declarations.defaults(solvers.METHODS[method(name)].parameters), **options}
+
+
+def parameter_names(name: str) -> tuple[str, ...]:
+    """The names of the solver's own parameters (its parameter record's fields)."""
+    return tuple(declarations.defaults(solvers.METHODS[method(name)].parameters))
 
 
 def check_options(options: dict[str, Any]) -> None:

@@ -1,9 +1,14 @@
-"""What defines a training run: data, model, solver and its options, budget, output.
+"""What defines a training run: data, model, solver and its options, budget, output; and what a
+comparison adds.
 
-Every command-line flag of ``train`` defaults to ``None`` so that an explicit value can be told
-apart; :func:`resolve` fills the rest from a base (a checkpoint's settings on ``--resume``) or from
-:class:`RunSettings`' defaults. The settings are saved in ``metrics.json`` and in the checkpoint, and
-``evaluate`` and ``--resume`` rebuild the model from them.
+Each setting is declared once, as a field of :class:`RunSettings` (or :class:`CompareSettings`) with
+its default, and, in its metadata (:func:`flag`), the command-line flag that sets it: help text,
+argparse type or choices, group, and the commands that offer it. :mod:`minidnn.cli.arguments`
+builds the parser from these fields, so a flag is never declared by hand. A flag left out of the
+command line is absent from the parsed arguments (not ``None``), so :func:`resolve` can tell an
+explicit value apart and fill the rest from a base (a checkpoint's settings on ``--resume``) or the
+command's defaults (:data:`TRAIN_DEFAULTS`, :data:`COMPARE_DEFAULTS`). The settings are saved in
+``metrics.json`` and in the checkpoint, and ``evaluate`` and ``--resume`` rebuild the model from them.
 
 Budgets: ``epochs``, ``max_time`` (seconds of solver time, evaluations excluded) and ``max_iter``;
 ``None`` (0 on the command line) means no limit. Solver options are ``options``; the command's own
@@ -12,43 +17,176 @@ defaults (:func:`minidnn.cli.methods.default_options`) are merged in, so the rec
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from minidnn.cli import methods
+from minidnn import backend as _backend
+from minidnn import datasets, models
+from minidnn.cli import methods, values
 from minidnn.cli.errors import CommandError
 
 FIXED_ON_RESUME = ("dataset", "model", "hidden", "activation", "pool", "seed", "dtype")
 """Settings a resumed run keeps from its checkpoint (they define the network and its data order)."""
+
+TRAIN, COMPARE = "train", "compare"
+
+
+def flag(
+    help: str,
+    *,
+    group: str,
+    commands: tuple[str, ...] = (TRAIN, COMPARE),
+    shown: str | dict[str, str] | None = None,
+    **argparse_options: Any,
+) -> dict[str, Any]:
+    """The metadata of a setting's flag: its help, its argument group, the commands that offer it,
+    the default as shown in the help (``shown``: text, or text per command; by default the value),
+    and argparse's ``type``, ``choices``, ``metavar``, ``action``, ``const`` or ``option`` (the
+    flag's own name, e.g. ``--no-download``)."""
+    return {"flag": {"help": help, "group": group, "commands": commands, "shown": shown, **argparse_options}}
+
+
+_DATA, _MODEL, _SOLVER, _BUDGET, _OUTPUT = "data", "model", "solver", "budget (0: no limit)", "output"
 
 
 @dataclass
 class RunSettings:
     """The settings of one run (the defaults are those of ``minidnn train`` with no arguments)."""
 
-    dataset: str = "digits"
-    data_dir: str | None = None
-    download: bool = True
-    model: str = "mlp"
-    hidden: tuple[int, ...] = (64,)
-    activation: str = "relu"
-    pool: str = "max"
-    seed: int = 0
-    backend: str = "numpy"
-    dtype: str = "float32"
-    l2: float = 0.0
-    solver: str = "adam"
+    dataset: str = field(default="digits", metadata=flag("data set", group=_DATA, choices=datasets.NAMES))
+    data_dir: str | None = field(
+        default=None,
+        metadata=flag(
+            "folder holding <dataset>/ or its files",
+            group=_DATA,
+            metavar="DIR",
+            shown="$MINIDNN_DATA, else ~/.cache/minidnn",
+        ),
+    )
+    download: bool = field(
+        default=True,
+        metadata=flag(
+            "never download missing data files (an error says where to put them)",
+            group=_DATA,
+            option="--no-download",
+            action="store_const",
+            const=False,
+            shown="",
+        ),
+    )
+    model: str = field(
+        default="mlp", metadata=flag("network preset", group=_MODEL, choices=tuple(models.PRESETS))
+    )
+    hidden: tuple[int, ...] = field(
+        default=(64,),
+        metadata=flag(
+            "hidden layer sizes of the mlp, comma-separated",
+            group=_MODEL,
+            type=values.int_list,
+            metavar="SIZES",
+        ),
+    )
+    activation: str = field(
+        default="relu",
+        metadata=flag("activation of mlp and lenet5", group=_MODEL, choices=tuple(models.ACTIVATIONS)),
+    )
+    pool: str = field(
+        default="max",
+        metadata=flag(
+            "pooling of lenet5",
+            group=_MODEL,
+            choices=tuple(models.POOLS),
+            shown="max; --activation sigmoid --pool avg is the Julia tutorial's",
+        ),
+    )
+    seed: int = field(
+        default=0, metadata=flag("seed of the initial weights and of the shuffles", group=_MODEL, type=int)
+    )
+    backend: str = field(
+        default="numpy", metadata=flag("array backend", group=_MODEL, choices=_backend.NAMES)
+    )
+    dtype: str = field(
+        default="float32", metadata=flag("floating-point type", group=_MODEL, choices=_backend.DTYPE_NAMES)
+    )
+    l2: float = field(
+        default=0.0,
+        metadata=flag(
+            "weight decay: adds l2/2 ||x||^2 to the loss",
+            group=_SOLVER,
+            commands=(TRAIN,),
+            type=values.nonnegative_float,
+            metavar="L2",
+        ),
+    )
+    solver: str = field(
+        default="adam", metadata=flag("the solver", group=_SOLVER, commands=(TRAIN,), choices=methods.NAMES)
+    )
     options: dict[str, Any] = field(default_factory=dict)
-    batch_size: int = 32
-    full_batch: bool = False
-    epochs: int | None = 30
-    max_time: float | None = None
-    max_iter: int | None = None
-    out: str | None = None
-    progress: float = 5.0
-    verbose: int = 0
+    batch_size: int = field(
+        default=32,
+        metadata=flag("samples per minibatch", group=_SOLVER, type=values.positive_int, metavar="N"),
+    )
+    full_batch: bool = field(
+        default=False,
+        metadata=flag(
+            "use the whole training set as one batch (then an iteration is an epoch)",
+            group=_SOLVER,
+            commands=(TRAIN,),
+            action="store_const",
+            const=True,
+            shown="",
+        ),
+    )
+    epochs: int | None = field(
+        default=30, metadata=flag("epochs", group=_BUDGET, type=values.nonnegative_int, metavar="N")
+    )
+    max_time: float | None = field(
+        default=None,
+        metadata=flag(
+            "seconds of solver time, test evaluations excluded",
+            group=_BUDGET,
+            type=values.nonnegative_float,
+            metavar="S",
+        ),
+    )
+    max_iter: int | None = field(
+        default=None, metadata=flag("iterations", group=_BUDGET, type=values.nonnegative_int, metavar="N")
+    )
+    out: str | None = field(
+        default=None,
+        metadata=flag(
+            "output folder",
+            group=_OUTPUT,
+            metavar="DIR",
+            shown={
+                TRAIN: "runs/<time>-<dataset>-<model>-<solver>",
+                COMPARE: "runs/<time>-compare-<dataset>-<model>",
+            },
+        ),
+    )
+    progress: float = field(
+        default=5.0,
+        metadata=flag(
+            "also print a row every S seconds within long epochs",
+            group=_OUTPUT,
+            commands=(TRAIN,),
+            type=values.nonnegative_float,
+            metavar="S",
+        ),
+    )
+    verbose: int = field(
+        default=0,
+        metadata=flag(
+            "print the solver's own iteration table every K iterations instead of the rows",
+            group=_OUTPUT,
+            commands=(TRAIN,),
+            type=values.nonnegative_int,
+            metavar="K",
+            shown="",
+        ),
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as JSON-ready values (tuples become lists)."""
@@ -74,21 +212,55 @@ class RunSettings:
         return {**budget, "verbose": self.verbose, **self.options}
 
 
-def resolve(args: argparse.Namespace, base: RunSettings | None = None) -> RunSettings:
-    """The settings of ``args``: explicit flags over ``base`` (or the defaults).
+TRAIN_DEFAULTS = RunSettings()
+COMPARE_DEFAULTS = RunSettings(dataset="mnist", model="lenet5", batch_size=100, epochs=None, max_time=30.0)
+"""The KnetNLPModels LeNet tutorial on MNIST: LeNet-5, batch 100, 30 s per solver."""
+
+COMPARE_SOLVERS = ("r2", "lbfgs", "trunk-lsr1", "trunk", "adam")
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """What ``minidnn compare`` adds to the settings of each run."""
+
+    solvers: tuple[str, ...] = field(
+        default=COMPARE_SOLVERS,
+        metadata=flag(
+            "comma-separated solver names",
+            group=_SOLVER,
+            commands=(COMPARE,),
+            type=values.name_list(methods.NAMES, "solver"),
+            metavar="LIST",
+            shown=",".join(COMPARE_SOLVERS),
+        ),
+    )
+    points: int = field(
+        default=10,
+        metadata=flag(
+            "test accuracy is measured at N evenly spaced times of each run",
+            group=_SOLVER,
+            commands=(COMPARE,),
+            type=values.positive_int,
+            metavar="N",
+        ),
+    )
+
+
+def resolve(
+    given: Mapping[str, Any],
+    options: Mapping[str, Any],
+    base: RunSettings | None = None,
+    defaults: RunSettings = TRAIN_DEFAULTS,
+) -> RunSettings:
+    """The settings ``given`` on the command line over ``base`` (or the command's ``defaults``), with
+    the solver ``options`` given on the command line.
 
     On a resumed run (``base`` given) the settings of :data:`FIXED_ON_RESUME` must not change, and
     the solver options start from the checkpoint's only when the solver stays the same.
     """
-    start = base if base is not None else RunSettings()
-    explicit = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(RunSettings)
-        if f.name != "options" and getattr(args, f.name, None) is not None
-    }
     if base is not None:
-        _check_fixed(base, explicit)
-    settings = dataclasses.replace(start, **explicit)
+        _check_fixed(base, given)
+    settings = dataclasses.replace(base if base is not None else defaults, **given)
     for name in ("epochs", "max_iter", "max_time"):
         if getattr(settings, name) == 0:
             setattr(settings, name, None)
@@ -96,8 +268,7 @@ def resolve(args: argparse.Namespace, base: RunSettings | None = None) -> RunSet
     settings.options = {
         **methods.default_options(settings.solver, settings.full_batch),
         **inherited,
-        **({"lr": args.lr} if getattr(args, "lr", None) is not None else {}),
-        **dict(getattr(args, "option", None) or ()),
+        **options,
     }
     methods.check_options(settings.options)
     return settings

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from minidnn import datasets, solvers
+from minidnn.cli import arguments, history, methods, metrics, outdir, plots, problem, progress
 from minidnn.cli import checkpoint as checkpoints
-from minidnn.cli import history, methods, metrics, outdir, plots, problem, progress
 from minidnn.cli.errors import INTERRUPTED, OK, CommandError
 from minidnn.cli.interrupts import sigint_ignored
 from minidnn.cli.settings import RunSettings, resolve
@@ -56,8 +56,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     """Runs ``minidnn train``; returns the exit code."""
     source = Path(args.resume) if args.resume else None
     resumed = checkpoints.load(source) if source else None
-    settings = resolve(args, resumed.settings if resumed else None)
-    if args.out is None:
+    given = arguments.given(args, RunSettings)
+    options = {**arguments.solver_options(args), **dict(args.option)}
+    settings = resolve(given, options, resumed.settings if resumed else None)
+    if "out" not in given:
         folder = (
             source.parent
             if source

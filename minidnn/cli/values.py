@@ -1,12 +1,14 @@
-"""Solver options written on the command line as ``KEY=VALUE``.
+"""Values written on the command line: argparse types, and solver options as ``KEY=VALUE``.
 
-A value is read as the first of: ``true``/``false`` (bool), ``none`` (None), an integer, a float, a
-comma-separated list (a tuple of such values, e.g. ``betas=0.9,0.99``), else the string itself.
+A solver option's value is read as the first of: ``true``/``false`` (bool), ``none`` (None), an
+integer, a float, a comma-separated list (a tuple of such values, e.g. ``betas=0.9,0.99``), else the
+string itself.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 _WORDS: dict[str, Any] = {"true": True, "false": False, "none": None}
@@ -64,6 +66,21 @@ def int_list(text: str) -> tuple[int, ...]:
     """Comma-separated positive integers, e.g. ``128,64`` (argparse type)."""
     parts = [part for part in text.split(",") if part.strip()]
     return tuple(positive_int(part) for part in parts)
+
+
+def name_list(valid: tuple[str, ...], what: str) -> Callable[[str], tuple[str, ...]]:
+    """An argparse type: comma-separated names, each one of ``valid`` (``what`` names them in errors)."""
+
+    def names(text: str) -> tuple[str, ...]:
+        chosen = tuple(name.strip() for name in text.split(",") if name.strip())
+        unknown = [name for name in chosen if name not in valid]
+        if unknown or not chosen:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what}(s) {', '.join(unknown) or '(none given)'}; valid {what}s: {', '.join(valid)}"
+            )
+        return chosen
+
+    return names
 
 
 def _number(convert: type, text: str) -> Any:

@@ -1,0 +1,238 @@
+"""What every solver has: the common options it runs under (:class:`Budget`), the model's minibatches
+as it sees them (:class:`Batches`), and the base class :class:`Solver` with its state and evaluations.
+
+A solver object holds the current iterate ``x``, ``f`` = f(x), ``g`` = ∇f(x) and ``grad_norm``, and
+``batch_version``, the version of the data they were computed on. The driver
+(:mod:`minidnn.solvers.driver`) calls ``start()`` once, then ``iterate()`` until a stopping rule
+fires; before each iteration it calls ``refresh()`` when the model moved to another minibatch, so
+that a ratio test, a line search or a quasi-Newton pair never mixes values from two batches.
+
+``iterate()`` replaces ``x`` only once f and ∇f at the new point are known to be finite: after a
+:class:`NonFinite` error, ``x`` is the last finite iterate.
+
+Vectors stay on the model's device; solvers branch on a few scalars per iteration (norms, slopes,
+curvatures), and :func:`dot` and :func:`norm` are the only values that leave it (one transfer each).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, Literal
+
+from minidnn.nlpmodels.minibatch import draws_minibatches, measures_accuracy
+from minidnn.solvers.parameters import (
+    POSITIVE,
+    AnyOf,
+    Derived,
+    Function,
+    Integer,
+    Number,
+    OneOf,
+    declared,
+    machine_eps,
+    optional,
+    parameter,
+)
+
+from minidnn.backend import Backend
+
+Family = Literal["stochastic", "deterministic"]
+
+_ROOT_EPS = Derived("sqrt(eps) of the model's dtype", lambda meta: math.sqrt(machine_eps(meta.dtype)))
+_TOLERANCE = Number(0.0)
+
+
+@declared
+class Budget:
+    """The options every solver takes: tolerances, budgets, callback, log and schedules.
+
+    Stopping rules (JSOSolvers.jl; the order of SolverCore.jl's ``get_status``): first-order when
+    ‖∇f(x_k)‖ ≤ atol + rtol ‖∇f(x_0)‖, then the budgets of objective evaluations, seconds,
+    iterations and epochs. ``None`` means no limit. ``resample`` belongs to the deterministic family
+    (stochastic solvers take one step per minibatch by definition); see :mod:`minidnn.solvers.driver`
+    for ``resample`` and ``eval_every``.
+    """
+
+    atol: float | None = parameter(
+        _ROOT_EPS, "absolute gradient tolerance", _TOLERANCE, source="JSOSolvers.jl"
+    )
+    rtol: float | None = parameter(
+        _ROOT_EPS, "gradient tolerance relative to ‖∇f(x0)‖", _TOLERANCE, source="JSOSolvers.jl"
+    )
+    max_eval: int = parameter(-1, "objective evaluations (-1: no limit)", AnyOf((OneOf((-1,)), Integer(1))))
+    max_iter: int | None = parameter(None, "iterations", optional(Integer(1)))
+    max_time: float | None = parameter(
+        30.0, "seconds, accuracy evaluations excluded", optional(POSITIVE), source="JSOSolvers.jl"
+    )
+    max_epochs: int | None = parameter(None, "epochs of a minibatch model", optional(Integer(1)))
+    callback: Any = parameter(
+        None,
+        "callback(nlp, solver, stats) after each iteration; stats.status = 'user' stops",
+        optional(Function()),
+    )
+    verbose: int = parameter(
+        0, "print a row of the iteration table every k iterations (0: silent)", Integer(0)
+    )
+    eval_every: Any = parameter(
+        "epoch", "when to measure test accuracy", AnyOf((OneOf(("epoch", None)), Integer(1)))
+    )
+    resample: Any = parameter(
+        None, "when to move to the next minibatch", AnyOf((OneOf((None, "iteration", "epoch")), Integer(1)))
+    )
+
+    def tolerance(self, grad_norm0: float) -> float:
+        """atol + rtol ‖∇f(x_0)‖."""
+        return self.atol + self.rtol * grad_norm0
+
+    def status(
+        self, *, grad_norm: float, tol: float, iters: int, evals: int, elapsed: float, epochs: int | None
+    ) -> str | None:
+        """The status that ends the run now, or ``None`` to go on."""
+        if grad_norm <= tol:
+            return "first_order"
+        if self.max_eval >= 0 and evals >= self.max_eval:
+            return "max_eval"
+        if self.max_time is not None and elapsed > self.max_time:
+            return "max_time"
+        if self.max_iter is not None and iters >= self.max_iter:
+            return "max_iter"
+        if self.max_epochs is not None and epochs is not None and epochs >= self.max_epochs:
+            return "max_epochs"
+        return None
+
+
+class Batches:
+    """Batch version, epochs, resampling and accuracy of one model, minibatched
+    (:class:`~minidnn.nlpmodels.MinibatchModel`) or not."""
+
+    def __init__(self, nlp: Any):
+        self.model = nlp
+        self.minibatched = draws_minibatches(nlp)
+        self.has_accuracy = measures_accuracy(nlp)
+
+    @property
+    def version(self) -> int:
+        """The version of the data that defines f now (0 for a fixed problem)."""
+        return int(self.model.batch_version)
+
+    @property
+    def epoch(self) -> int | None:
+        """The model's epoch index, ``None`` without minibatches."""
+        return int(self.model.epoch) if self.minibatched else None
+
+    @property
+    def batches_per_epoch(self) -> int | None:
+        return int(self.model.batches_per_epoch) if self.minibatched else None
+
+    def advance(self) -> bool:
+        """Moves to the next minibatch; True when that started a new epoch (False without batches)."""
+        return bool(self.model.next_minibatch()) if self.minibatched else False
+
+    def accuracy(self, x: Any) -> float:
+        """Test accuracy of the whole test split at ``x``."""
+        return float(self.model.accuracy(x, split="test"))
+
+
+class NonFinite(ArithmeticError):
+    """f or ∇f is not finite at a point the solver needs; ``status`` is the run's final status."""
+
+    def __init__(self, message: str, status: str = "exception"):
+        super().__init__(message)
+        self.status = status
+
+
+Column = tuple[str, int, str]
+"""A column of the iteration table: (title, width, format spec for numbers)."""
+
+
+class Solver:
+    """State and evaluations shared by all solvers; a subclass declares its ``name``, its
+    ``family``, its ``parameters`` record, and implements ``iterate``."""
+
+    name: ClassVar[str] = "solver"
+    family: ClassVar[Family] = "deterministic"
+    parameters: ClassVar[type]
+    step_label: ClassVar[str] = "step"
+    extra_columns: ClassVar[tuple[Column, ...]] = ()
+
+    def __init__(self, nlp: Any, x: Any, batches: Batches, budget: Budget, params: Any):
+        self.nlp = nlp
+        self.budget = budget
+        self.params = params
+        self.backend: Backend = nlp.meta.backend
+        self.xp = self.backend.xp
+        self.batches = batches
+        self.x = x
+        self.f = math.nan
+        self.g: Any = None
+        self.grad_norm = math.nan
+        self.batch_version = batches.version
+        self.step: float | None = None
+        self.ratio: float | None = None
+        self.extra: dict[str, Any] = {}
+        self.solver_specific: dict[str, Any] = {}
+
+    @classmethod
+    def model(cls, nlp: Any, params: Any) -> Any:
+        """The model the solver works on: ``nlp`` itself, unless the method wraps it."""
+        return nlp
+
+    # -- driver interface -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Evaluates f and ∇f at the starting point."""
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-evaluates f(x) and ∇f(x) on the model's current data."""
+        self.f, self.g, self.grad_norm = self.evaluate(self.x)
+
+    def iterate(self) -> str | None:
+        """One iteration; returns a final status when the method itself must stop, else ``None``."""
+        raise NotImplementedError
+
+    # -- helpers --------------------------------------------------------------------------------
+    def evaluate(self, x: Any) -> tuple[float, Any, float]:
+        """(f(x), ∇f(x), ‖∇f(x)‖) from one ``objgrad``; :class:`NonFinite` unless all are finite."""
+        self.batch_version = self.batches.version
+        f, g = self.nlp.objgrad(x)
+        return f, g, self.checked_grad_norm(f, g)
+
+    def checked_grad_norm(self, f: float, g: Any) -> float:
+        """‖g‖, after checking that f and ‖g‖ are finite."""
+        if f == -math.inf:
+            raise NonFinite("the objective is -inf: unbounded below", status="unbounded")
+        if not math.isfinite(f):
+            raise NonFinite(f"the objective is {f} at a new iterate")
+        grad_norm = self.norm(g)
+        if not math.isfinite(grad_norm):
+            raise NonFinite(f"the gradient norm is {grad_norm} at a new iterate")
+        return grad_norm
+
+    def dot(self, a: Any, b: Any) -> float:
+        return dot(self.backend, a, b)
+
+    def norm(self, a: Any) -> float:
+        return norm(self.backend, a)
+
+    def rounds_to_same(self, x: Any, point: Any) -> bool:
+        """True when ``point`` (x plus a step) equals x in every component: the step is lost to rounding."""
+        return self.backend.to_float(self.xp.all(point == x)) != 0.0
+
+    def same_batch(self, version: int) -> bool:
+        """True when the model's data is still that of ``version``."""
+        return self.batches.version == version
+
+
+def dot(be: Backend, a: Any, b: Any) -> float:
+    """aᵀb as a Python float."""
+    vecdot = getattr(be.xp, "vecdot", None)
+    return be.to_float(vecdot(a, b) if vecdot is not None else be.xp.sum(a * b))
+
+
+def norm(be: Backend, a: Any) -> float:
+    """‖a‖₂ as a Python float."""
+    linalg = getattr(be.xp, "linalg", None)
+    vector_norm = getattr(linalg, "vector_norm", None)
+    if vector_norm is not None:
+        return be.to_float(vector_norm(a))
+    return dot(be, a, a) ** 0.5
