@@ -9,7 +9,9 @@ rounding). They skip only where mpi4py or its ``mpiexec`` cannot be found (``pip
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -272,3 +274,18 @@ def test_one_rank_is_the_single_process_model():
     )
     assert job.returncode == 0, job.stderr[-4000:]
     assert job.stdout.strip() == "True"
+
+
+def test_scaling_benchmark_runs_at_a_tiny_size(tmp_path, monkeypatch):
+    mpiexec()
+    monkeypatch.delenv("MINIDNN_DATA", raising=False)
+    monkeypatch.syspath_prepend(str(HERE.parent / "benchmarks"))
+    scaling = importlib.import_module("mpi_scaling")
+    path = tmp_path / "scaling.json"
+    result = scaling.main(["--samples", "100", "--calls", "1", "--json", str(path)])
+    assert json.loads(path.read_text()) == result
+    one, two = result["runs"]
+    assert (one["ranks"], two["ranks"], two["samples"]) == (1, 2, 100)
+    assert one["objgrad_efficiency"] == 1.0 and two["hprod_speedup"] > 0
+    assert one["reduction_s"]["median"] < two["reduction_s"]["median"]
+    assert "digits" in result["data"] and two["load_average_1min"]["before"] >= 0
