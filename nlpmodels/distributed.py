@@ -15,8 +15,9 @@ evaluation splits the test (or training) split the same way. A part may be empty
 batch smaller than the number of ranks): that rank adds zeros.
 
 The reduction (:meth:`Ranks.sum`), deterministic by construction. MPI's ``Allreduce`` with ``SUM``
-may add the ranks' buffers in any order and need not give every rank the same bits (the standard
-only recommends it, MPI-4.0 section 6.9.1). Here the buffer of m values is cut into P segments;
+may add the ranks' buffers in any order (the predefined operations are taken as associative and
+commutative; MPI-4.1 section 6.9.1 only recommends reproducible results) and need not give every
+rank the same bits. Here the buffer of m values is cut into P segments;
 ``Alltoall`` hands segment j of every rank to rank j, which adds the P pieces in rank order 0..P-1;
 ``Allgather`` then copies each summed segment to every rank. Every value is therefore the same
 left-to-right sum (((b_0 + b_1) + b_2) + ...) on every rank, in every run, whatever MPI's
@@ -39,7 +40,6 @@ from __future__ import annotations
 
 import hashlib
 import sys
-import time
 from typing import Any
 
 import numpy
@@ -59,11 +59,7 @@ def mpi_module(owner: str) -> Any:
 
 
 class Ranks:
-    """One communicator's ranks: the shares of a sample count, the fixed-order sum, a broadcast.
-
-    ``seconds`` and ``reductions`` accumulate the time spent in :meth:`sum` (waiting for slower ranks
-    included) and the number of its calls.
-    """
+    """One communicator's ranks: the shares of a sample count, the fixed-order sum, a broadcast."""
 
     def __init__(self, comm: Any, owner: str):
         mpi = mpi_module(owner)
@@ -78,8 +74,6 @@ class Ranks:
         self.owner = owner
         self.rank = comm.Get_rank()
         self.size = comm.Get_size()
-        self.seconds = 0.0
-        self.reductions = 0
         abort_on_uncaught_exception(mpi.COMM_WORLD, self.rank, self.size)
 
     def share(self, count: int) -> tuple[int, int]:
@@ -104,7 +98,6 @@ class Ranks:
         """sum_r local_r over the ranks, added in rank order, the same bits on every rank."""
         if self.size == 1:
             return local
-        start = time.perf_counter()
         segment = -(-local.size // self.size)
         pieces = numpy.zeros((self.size, segment), local.dtype)
         pieces.reshape(-1)[: local.size] = local
@@ -114,8 +107,6 @@ class Ranks:
         for r in range(1, self.size):
             mine += received[r]
         self.comm.Allgather(mine, pieces)
-        self.seconds += time.perf_counter() - start
-        self.reductions += 1
         return pieces.reshape(-1)[: local.size]
 
     def broadcast(self, vector: numpy.ndarray) -> numpy.ndarray:
