@@ -105,6 +105,15 @@ def derivative_values(comm) -> dict[str, np.ndarray]:
     return values
 
 
+def start_point(comm) -> dict[str, np.ndarray]:
+    """``meta.x0`` when every rank but rank 0 holds other network values: rank 0's on every rank."""
+    net = models.mlp([16, 5, 3], activation="tanh", seed=0)
+    if comm is not None and comm.Get_rank() > 0:
+        net.load(net.vector() + 1.0)
+    nlp = NeuralNetModel(net, synthetic(23), batch_size=7, dtype="float64", comm=comm)
+    return {"start point": nlp.meta.x0}
+
+
 def solver_iterates(comm) -> dict[str, np.ndarray]:
     """The iterates of lbfgs and trunk on the shipped digits, full batch and minibatch (float64)."""
     iterates = {}
@@ -159,7 +168,7 @@ def worker(folder: str) -> None:
     comm = MPI.COMM_WORLD
     if comm.Get_size() != RANKS:
         raise RuntimeError(f"mpiexec started {comm.Get_size()} ranks of size 1: not the MPI of mpi4py")
-    results = {**derivative_values(comm), **solver_iterates(comm)}
+    results = {**derivative_values(comm), **start_point(comm), **solver_iterates(comm)}
     messages = {f"message {k}": np.array(v) for k, v in bad_input_messages(comm).items()}
     np.savez(Path(folder) / f"rank{comm.Get_rank()}.npz", **results, **messages)
 
@@ -179,6 +188,10 @@ def test_ranks_agree_bit_for_bit(ranks):
     assert first.keys() == second.keys()
     for key in first:
         assert np.array_equal(first[key], second[key]), key
+
+
+def test_every_rank_starts_from_rank_0s_point(ranks):
+    assert np.array_equal(ranks[1]["start point"], start_point(None)["start point"])
 
 
 def test_values_equal_single_process_values(ranks):
