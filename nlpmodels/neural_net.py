@@ -27,16 +27,25 @@ is a deterministic function of x on a batch.
 
 Data checks happen once, here: image shape against the network, labels against its output size,
 finite inputs. The hot path then runs without per-call host transfers except the scalar f.
+
+Data parallelism: given an mpi4py communicator ``comm``, every rank evaluates its share of the
+current batch (or of the training set, or of the split in ``evaluate``), and one fixed-order sum of
+one flat buffer per call gives every rank the same f, gradient and Hv, bit for bit
+(:mod:`minidnn.nlpmodels.distributed`). The ranks must be started with the same settings (checked at
+construction) and start from rank 0's x0. Every rank then runs the same solver and takes the same
+decisions. With ``comm=None`` the model is the single-process one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy
 from minidnn.datasets import Dataset, Minibatches
+from minidnn.nlpmodels import distributed
 from minidnn.nlpmodels.model import NLPModel
 
 from minidnn import backend as _backend
@@ -70,7 +79,9 @@ class NeuralNetModel(NLPModel):
         full_batch: bool = False,
         l2: float = 0.0,
         name: str | None = None,
+        comm: Any = None,
     ):
+        ranks = None if comm is None else distributed.Ranks(comm, "NeuralNetModel")
         if not isinstance(network, Network):
             hint = ": build one with minidnn.Network(*layers)" if isinstance(network, Layer) else ""
             raise TypeError(
@@ -97,8 +108,12 @@ class NeuralNetModel(NLPModel):
         self.l2 = float(l2)
         self._version = 0
         self._full_epochs = 0
-        self._batch: tuple[int, Tensor, Any] | None = None
+        self._batch: tuple[int, float, Tensor, Any] | None = None
         self._random_batch: tuple[Any, Any] | None = None
+        self.comm = comm
+        self._ranks: distributed.Ranks | None = None
+        if ranks is not None:
+            self._join(ranks, network.seed)
         if not isinstance(loss, str):
             self._try_loss()
 
@@ -146,6 +161,8 @@ class NeuralNetModel(NLPModel):
 
     def set_batch_size(self, m: int) -> None:
         """Uses ``m`` samples per batch from now on (the current epoch restarts)."""
+        if self._ranks is not None and not self.full_batch:
+            self._ranks.require_samples(m, "the batch size")
         self._batches.set_batch_size(m)
         self._random_batch = None
         self._version += 1
@@ -155,7 +172,7 @@ class NeuralNetModel(NLPModel):
         self.network.load(x)
         with no_grad():
             total = self._loss_sum(lambda loss: None)
-        return self._scalar(total, x)
+        return self._scalar(self._summed(total, None)[0], x)
 
     def _grad(self, x: Any) -> Any:
         return self._loss_and_gradient(x)[1]
@@ -172,8 +189,7 @@ class NeuralNetModel(NLPModel):
         def accumulate(loss: Tensor) -> None:
             _add_into(flat, self.network.gradient_vector(_grad_of(loss, self.network.parameters())))
 
-        total = self._loss_sum(accumulate)
-        g = flat[0]
+        total, g = self._summed(self._loss_sum(accumulate), flat)
         if self.l2:
             g += self.l2 * x
         return total, g
@@ -193,7 +209,7 @@ class NeuralNetModel(NLPModel):
             self._loss_sum(accumulate)
         finally:
             self.network.set_tangent(None)
-        hv = flat[0]
+        hv = self._summed(None, flat)[1]
         if self.l2:
             hv += self.l2 * v
         return hv
@@ -203,7 +219,7 @@ class NeuralNetModel(NLPModel):
         self.network.train()
         total = None
         for step, (weight, inputs, targets) in enumerate(self._chunks()):
-            self.network.fix_noise(self._version if not self.full_batch else step)
+            self.network.fix_noise(self._noise_step(step))
             loss = self._loss(self.network(inputs, check=False), targets)
             share = loss if weight == 1.0 else loss * weight
             each(share)
@@ -218,20 +234,25 @@ class NeuralNetModel(NLPModel):
     def _chunks(self):
         """(weight, inputs, targets) for the current batch, or for every chunk of the training set."""
         if not self.full_batch:
-            yield 1.0, *self._current()
+            weight, inputs, targets = self._current()
+            if weight:
+                yield weight, inputs, targets
             return
         n = len(self.train_data)
-        for start in range(0, n, self.eval_batch_size):
-            stop = min(start + self.eval_batch_size, n)
+        first, last = self._share(n)
+        for start in range(first, last, self.eval_batch_size):
+            stop = min(start + self.eval_batch_size, last)
             inputs, labels = self._to_device(self.train_data.x[start:stop], self.train_data.y[start:stop])
             yield (stop - start) / n, inputs, self._targets(labels)
 
-    def _current(self) -> tuple[Tensor, Any]:
+    def _current(self) -> tuple[float, Tensor, Any]:
+        """(weight, inputs, targets) of this rank's share of the current batch (all of it on one rank)."""
         if self._batch is None or self._batch[0] != self._version:
             x, y = self._random_batch if self._random_batch is not None else self._batches.current()
-            inputs, labels = self._to_device(x, y)
-            self._batch = (self._version, inputs, self._targets(labels))
-        return self._batch[1], self._batch[2]
+            start, stop = self._share(len(y))
+            inputs, labels = self._to_device(x[start:stop], y[start:stop])
+            self._batch = (self._version, (stop - start) / len(y), inputs, self._targets(labels))
+        return self._batch[1:]
 
     def _to_device(self, x: numpy.ndarray, y: numpy.ndarray) -> tuple[Tensor, Any]:
         """A chunk of host data on the model's device: (inputs in the model's dtype, int labels)."""
@@ -267,21 +288,24 @@ class NeuralNetModel(NLPModel):
         self.check_vector("x", x)
         self.network.load(x)
         be, xp = self.meta.backend, self.meta.backend.xp
-        loss_total, hits = None, None
+        loss_total, hits = be.zeros((), self.meta.x0.dtype), be.zeros((), xp.int64)
+        first, last = self._share(len(data))
         self.network.eval()
         try:
             with no_grad():
-                for start in range(0, len(data), self.eval_batch_size):
-                    stop = min(start + self.eval_batch_size, len(data))
+                for start in range(first, last, self.eval_batch_size):
+                    stop = min(start + self.eval_batch_size, last)
                     inputs, labels = self._to_device(data.x[start:stop], data.y[start:stop])
                     logits = self.network(inputs, check=False)
                     part = self._loss(logits, self._targets(labels)).data * ((stop - start) / len(data))
                     correct = xp.sum(xp.astype(xp.argmax(logits.data, axis=1) == labels, xp.int64))
-                    loss_total = part if loss_total is None else loss_total + part
-                    hits = correct if hits is None else hits + correct
+                    loss_total = loss_total + part
+                    hits = hits + correct
         finally:
             self.network.train()
         both = be.to_host(xp.stack([xp.astype(loss_total, xp.float64), xp.astype(hits, xp.float64)]))
+        if self._ranks is not None:
+            both = self._ranks.sum(both)
         return float(both[0]), float(both[1]) / len(data)
 
     def accuracy(self, x: Any, split: str = "test") -> float:
@@ -295,6 +319,66 @@ class NeuralNetModel(NLPModel):
         if data is None:
             raise ValueError(f"{self.meta.name}: no test data was given to the model")
         return data
+
+    # -- data parallelism (see minidnn.nlpmodels.distributed) ------------------------------------------------
+    def _join(self, ranks: distributed.Ranks, network_seed: int) -> None:
+        """Checks that every rank has samples and the same settings, then takes rank 0's x0."""
+        ranks.require_samples(len(self.train_data), "the number of training samples")
+        if not self.full_batch:
+            ranks.require_samples(self._batches.batch_size, "the batch size")
+        if self.meta.backend.name != "numpy":
+            raise ValueError(
+                f"NeuralNetModel: comm needs backend 'numpy' (the ranks exchange host buffers), "
+                f"got {self.meta.backend.name!r}"
+            )
+        ranks.require_same(self._settings(network_seed))
+        x0 = ranks.broadcast(self.meta.x0)
+        x0.flags.writeable = False
+        self.meta = dataclasses.replace(self.meta, x0=x0)
+        self._ranks = ranks
+
+    def _settings(self, network_seed: int) -> dict[str, Any]:
+        """What every rank must agree on: the network, the loss, the batches, the data (fingerprints)."""
+        return {
+            "network": repr(self.network.root),
+            "layout": repr(tuple(zip(self.network.layout.names, self.network.layout.shapes))),
+            "network seed": network_seed,
+            "loss": self.loss_name,
+            "batch_size": self._batches.batch_size,
+            "eval_batch_size": self.eval_batch_size,
+            "shuffle": self._batches.shuffle,
+            "seed": self._batches.seed,
+            "backend": self.meta.backend.name,
+            "dtype": self.meta.dtype,
+            "full_batch": self.full_batch,
+            "l2": self.l2,
+            "train data": distributed.fingerprint(self.train_data),
+            "test data": distributed.fingerprint(self.test_data),
+        }
+
+    def _share(self, count: int) -> tuple[int, int]:
+        """[start, stop) of the ``count`` samples this rank evaluates (all of them on one process)."""
+        return (0, count) if self._ranks is None else self._ranks.share(count)
+
+    def _noise_step(self, chunk: int) -> int:
+        """The dropout step of a chunk: the batch version, or the chunk's index in full batch."""
+        step = chunk if self.full_batch else self._version
+        return step if self._ranks is None else self._ranks.noise_step(step)
+
+    def _summed(self, total: Any, flat: list[Any] | None) -> tuple[Any, Any]:
+        """(loss, flat vector) summed over the ranks, from this rank's shares: ``total`` (None: no
+        sample here) and ``flat`` (the vector accumulated by ``_loss_sum``, empty when no sample
+        here; None when the call has no vector). One process returns them as they are."""
+        if self._ranks is None:
+            return total, flat[0] if flat else None
+        be = self.meta.backend
+        buffer = be.zeros((1 if flat is None else 1 + self.meta.nvar,), self.meta.x0.dtype)
+        if total is not None:
+            buffer[0] = total
+        if flat:
+            buffer[1:] = flat[0]
+        summed = be.to_device(self._ranks.sum(be.to_host(buffer)))
+        return summed[0, ...], None if flat is None else summed[1:]
 
 
 def _add_into(acc: list[Any], g: Any) -> None:
