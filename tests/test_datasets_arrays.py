@@ -10,8 +10,9 @@ from hypothesis.extra import numpy as hnp
 from minidnn.datasets import Dataset, DatasetError, DatasetWarning, from_arrays, train_test_split
 from minidnn.nlpmodels import NeuralNetModel
 
+import minidnn as md
 from minidnn import models
-from minidnn.layers import Dense, Sequential
+from minidnn.layers import Dense
 
 
 def quiet(x, y, **options):
@@ -159,7 +160,7 @@ def test_name_and_split_are_strings(argument):
 def test_flat_features_fit_an_mlp_and_a_dense_first_network():
     rng = np.random.default_rng(1)
     data = quiet(rng.random((20, 4)), rng.integers(0, 3, 20), classes=3)
-    for network in (models.mlp([4, 5, 3]), Sequential(Dense(4, 3))):
+    for network in (models.mlp([4, 5, 3]), md.Network(Dense(4, 3))):
         nlp = NeuralNetModel(network, data, batch_size=10)
         assert np.isfinite(nlp.obj(nlp.meta.x0))
     with pytest.raises(ValueError, match="read-only"):
