@@ -4,7 +4,8 @@ The NLPModel contract (obj, grad, objgrad, hprod, hess_op, meta, counters), the 
 quasi-Newton models, classic test problems and a SciPy adapter.
 """
 
-from minidnn.nlpmodels import problems
+from minidnn.nlpmodels import curvature, problems
+from minidnn.nlpmodels.function_model import FunctionModel
 from minidnn.nlpmodels.lbfgs import LBFGSModel
 from minidnn.nlpmodels.lsr1 import LSR1Model
 from minidnn.nlpmodels.meta import Counters, NLPModelMeta
@@ -16,3 +17,4 @@ from minidnn.nlpmodels.scipy_adapter import to_scipy
 
 __all__ = ["Counters", "DeviceLinearOperator", "NLPModel", "NLPModelMeta"]
 __all__ += ["LBFGSModel", "LSR1Model", "NeuralNetModel", "QuasiNewtonModel", "problems", "to_scipy"]
+__all__ += ["FunctionModel", "curvature"]

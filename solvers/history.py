@@ -11,7 +11,8 @@ Base columns, one entry per iteration (iteration 0 is the starting point):
 ``time``       seconds since the start, accuracy evaluations excluded
 ``accuracy``   test accuracy where it was evaluated (see ``eval_every``), else ``None``
 
-Solvers add their own columns (``extra``), e.g. trunk's inner CG iterations.
+Solvers add their own columns (``extra``), e.g. trunk's inner CG iterations; a callback may add
+columns during a run (``add_column``) and fill the current row with ``set_last``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ class History:
             raise KeyError(f"unknown history columns {sorted(unknown)}; columns: {self.columns}")
         for name, column in self._data.items():
             column.append(row.get(name))
+
+    def add_column(self, name: str) -> None:
+        """A new column, ``None`` in the rows so far (nothing happens if it exists)."""
+        if name not in self._data:
+            self.columns += (name,)
+            self._data[name] = [None] * len(self)
 
     def set_last(self, name: str, value: Any) -> None:
         """Overwrites one entry of the last row (e.g. an accuracy measured after the row was added)."""
