@@ -51,8 +51,8 @@ from minidnn.tensor import Tensor
 # Per dtype of the derivatives under test. rtol: a 1% error must fail in float32, whose derivatives
 # carry rounding of order 1e-7 per operation; in float64 the central difference with h = 1e-6 is
 # accurate to about eps/h = 2e-10 relative (truncation h^2 |F'''| / 6 is smaller still). ulps: the
-# rounding floor in units of eps; the op and layer tables (tests/test_ops.py, tests/test_layers.py)
-# pass with a margin of about ten at these values.
+# rounding floor in units of eps. Margin: the op, layer and loss tables (tests/test_ops.py,
+# tests/test_layers.py, tests/test_losses.py) still pass with rtol and ulps five times smaller.
 TOLERANCES: dict[str, dict[str, float]] = {
     "float64": {"rtol": 1e-6, "ulps": 64.0},
     "float32": {"rtol": 2e-3, "ulps": 64.0},
@@ -83,6 +83,38 @@ class _Tolerance:
         return f"tolerance {bound:.2e} ({relative}: rtol {self.rtol:.1e}, rounding floor {self.ulps:g} ulps)"
 
 
+@dataclass(frozen=True)
+class _Problem:
+    """What one check works on: the function, its scalarization F, the inputs, tolerance and step."""
+
+    fn: Callable[..., Tensor]
+    scalar: Callable[..., Tensor]
+    xs: list[Any]
+    tol: _Tolerance
+    step: float
+    directions: int
+
+    @property
+    def name(self) -> str:
+        return getattr(self.fn, "__name__", repr(self.fn))
+
+
+def _problem(
+    check: str,
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Any],
+    rng: numpy.random.Generator,
+    *,
+    rtol: float | None,
+    atol: float,
+    step: float,
+    directions: int,
+) -> _Problem:
+    xs = _inputs(check, inputs)
+    scalar = _scalarized(fn, _output_weight(fn, xs, rng))
+    return _Problem(fn, scalar, xs, _tolerance(xs[0].dtype, rtol, atol), step, directions)
+
+
 def check_grad(
     fn: Callable[..., Tensor],
     inputs: Sequence[Any],
@@ -97,27 +129,29 @@ def check_grad(
 
     ``rtol`` overrides the dtype's relative tolerance; ``atol`` adds an absolute one (0 by default).
     """
-    xs = _inputs("check_grad", inputs)
     rng = numpy.random.default_rng(seed)
-    scalar = _scalarized(fn, _output_weight(fn, xs, rng))
-    tol = _tolerance(xs[0].dtype, rtol, atol)
-    leaves = [Tensor(x, requires_grad=True) for x in xs]
-    grads = [g.data for g in grad(scalar(*leaves), leaves)]
+    p = _problem("check_grad", fn, inputs, rng, rtol=rtol, atol=atol, step=step, directions=directions)
+    leaves = [Tensor(x, requires_grad=True) for x in p.xs]
+    grads = [g.data for g in grad(p.scalar(*leaves), leaves)]
     for k in range(directions):
-        ds = _gradient_direction(xs, grads, rng) if k == 0 else [_direction(x, rng) for x in xs]
-        numeric, noise = _central_difference(scalar, xs, ds, step)
-        rounding = sum(_abs_dot(g, d) for g, d in zip(grads, ds))
-        bound = tol.bound(numeric, rounding, noise)
+        ds = _gradient_direction(p.xs, grads, rng) if k == 0 else [_direction(x, rng) for x in p.xs]
+        numeric, noise = _central_difference(p, ds)
+        bound = p.tol.bound(numeric, sum(_abs_dot(g, d) for g, d in zip(grads, ds)), noise)
         for label, value in (
             ("reverse mode <grad, d>", sum(_dot(g, d) for g, d in zip(grads, ds))),
-            ("forward mode tangent", _tangent(scalar, xs, ds)),
+            ("forward mode tangent", _tangent(p, ds)),
         ):
             if abs(value - numeric) > bound:
-                raise GradcheckError(
-                    _grad_report(
-                        fn, scalar, xs, grads, ds, k, directions, label, value, numeric, bound, tol, step
-                    )
-                )
+                which = "along the gradient" if k == 0 else "a normal draw"
+                lines = [
+                    f"check_grad failed for {p.name}: {label} disagrees with the float64 central difference",
+                    f"  direction {k} of {directions} ({which}), step {step:g}",
+                    f"  {label} = {value:.8e}, finite difference = {numeric:.8e}",
+                    f"  error {_error(value, numeric)} > {p.tol.describe(bound, numeric)}",
+                    *_worst_in_gradient(p, grads, ds, forward=label.startswith("forward")),
+                    *_input_lines(p.xs),
+                ]
+                raise GradcheckError("\n".join(lines))
 
 
 def check_hvp(
@@ -138,51 +172,48 @@ def check_hvp(
     for mode in modes:
         if mode not in MODES:
             raise ValueError(f"check_hvp: unknown mode {mode!r}; valid modes: {', '.join(MODES)}")
-    xs = _inputs("check_hvp", inputs)
     rng = numpy.random.default_rng(seed)
-    scalar = _scalarized(fn, _output_weight(fn, xs, rng))
-    tol = _tolerance(xs[0].dtype, rtol, atol)
-    x64 = [_astype(x, "float64") for x in xs]
+    p = _problem("check_hvp", fn, inputs, rng, rtol=rtol, atol=atol, step=step, directions=directions)
     for k in range(directions):
-        vs = [_direction(x, rng) for x in xs]
-        numeric, noise = _gradient_difference(scalar, x64, [_astype(v, "float64") for v in vs], step)
+        vs = [_direction(x, rng) for x in p.xs]
+        numeric, noise = _gradient_difference(p, vs)
         reference = float(numpy.linalg.norm(numeric))
         for mode in modes:
-            analytic = _flat_host(hvp(scalar, xs, vs, mode=mode).hvps)
+            analytic = _flat_host(hvp(p.scalar, p.xs, vs, mode=mode).hvps)
             error = float(numpy.linalg.norm(analytic - numeric))
-            bound = tol.bound(reference, float(numpy.linalg.norm(analytic)), noise)
+            bound = p.tol.bound(reference, float(numpy.linalg.norm(analytic)), noise)
             if error > bound:
-                where = f"{_name(fn)}, direction {k} of {directions} (a normal draw), step {step:g}"
-                raise GradcheckError(_hvp_report(where, mode, xs, analytic, numeric, bound, tol))
-        _check_symmetry(fn, scalar, xs, vs, rng, modes, tol, k, directions)
+                worst = int(numpy.argmax(numpy.abs(analytic - numeric)))
+                j, index = _locate(p.xs, worst)
+                lines = [
+                    f"check_hvp failed for {p.name}: H v ({mode}) disagrees with the gradient's difference",
+                    f"  direction {k} of {directions} (a normal draw), step {step:g}",
+                    f"  ‖H v - difference‖ = {_error_norm(error, reference)}, ‖difference‖ = {reference:.2e}",
+                    f"  > {p.tol.describe(bound, reference)}",
+                    f"  worst component: input {j} at index {index}",
+                    f"    analytic {analytic[worst]:.8e}, finite difference {numeric[worst]:.8e}",
+                    *_input_lines(p.xs),
+                ]
+                raise GradcheckError("\n".join(lines))
+        _check_symmetry(p, vs, [_direction(x, rng) for x in p.xs], modes, k)
 
 
-def _check_symmetry(
-    fn: Callable[..., Tensor],
-    scalar: Callable[..., Tensor],
-    xs: list[Any],
-    vs: list[Any],
-    rng: numpy.random.Generator,
-    modes: Sequence[str],
-    tol: _Tolerance,
-    k: int,
-    directions: int,
-) -> None:
-    """<u, H v> = <v, H u> for a fresh random u, in each mode."""
-    us = [_direction(x, rng) for x in xs]
+def _check_symmetry(p: _Problem, vs: list[Any], us: list[Any], modes: Sequence[str], k: int) -> None:
+    """<u, H v> = <v, H u> in each mode."""
     u, v = _flat_host(us), _flat_host(vs)
     for mode in modes:
-        hv = _flat_host(hvp(scalar, xs, vs, mode=mode).hvps)
-        hu = _flat_host(hvp(scalar, xs, us, mode=mode).hvps)
+        hv = _flat_host(hvp(p.scalar, p.xs, vs, mode=mode).hvps)
+        hu = _flat_host(hvp(p.scalar, p.xs, us, mode=mode).hvps)
         uhv, vhu = float(u @ hv), float(v @ hu)
         rounding = max(float(numpy.abs(u) @ numpy.abs(hv)), float(numpy.abs(v) @ numpy.abs(hu)))
-        bound = tol.bound(max(abs(uhv), abs(vhu)), rounding, 0.0)
+        reference = max(abs(uhv), abs(vhu))
+        bound = p.tol.bound(reference, rounding, 0.0)
         if abs(uhv - vhu) > bound:
             lines = [
-                f"check_hvp symmetry failed for {_name(fn)} ({mode}): <u, H v> != <v, H u>",
-                f"  direction {k} of {directions}: <u, H v> = {uhv:.8e}, <v, H u> = {vhu:.8e}",
-                f"  difference {abs(uhv - vhu):.2e} > {tol.describe(bound, max(abs(uhv), abs(vhu)))}",
-                *_input_lines(xs),
+                f"check_hvp symmetry failed for {p.name} ({mode}): <u, H v> != <v, H u>",
+                f"  direction {k} of {p.directions}: <u, H v> = {uhv:.8e}, <v, H u> = {vhu:.8e}",
+                f"  difference {abs(uhv - vhu):.2e} > {p.tol.describe(bound, reference)}",
+                *_input_lines(p.xs),
             ]
             raise GradcheckError("\n".join(lines))
 
@@ -254,47 +285,49 @@ def _astype(x: Any, dtype: str) -> Any:
     return backend.xp.astype(x, backend.dtype(dtype))
 
 
-def _tangent(scalar: Callable[..., Tensor], xs: list[Any], ds: list[Any | None]) -> float:
+def _tangent(p: _Problem, ds: list[Any | None]) -> float:
     """The forward-mode derivative of F along ``ds`` (``None``: that input does not move)."""
     with no_grad():
-        out = scalar(*[Tensor(x, tangent=d) for x, d in zip(xs, ds)])
+        out = p.scalar(*[Tensor(x, tangent=d) for x, d in zip(p.xs, ds)])
     return _host_sum(out.tangent) if out.tangent is not None else 0.0
 
 
-def _eval64(scalar: Callable[..., Tensor], xs: list[Any], ds: list[Any | None], t: float) -> float:
+def _moved64(p: _Problem, ds: list[Any | None], t: float) -> list[Any]:
+    """x + t d in float64 (``None``: that input does not move)."""
+    return [
+        _astype(x, "float64") + (0.0 if d is None else t * _astype(d, "float64")) for x, d in zip(p.xs, ds)
+    ]
+
+
+def _eval64(p: _Problem, ds: list[Any | None], t: float) -> float:
     with no_grad():
-        moved = [
-            _astype(x, "float64") + (0.0 if d is None else t * _astype(d, "float64")) for x, d in zip(xs, ds)
-        ]
-        return _host_sum(scalar(*[Tensor(m) for m in moved]).data)
+        return _host_sum(p.scalar(*[Tensor(m) for m in _moved64(p, ds, t)]).data)
 
 
-def _central_difference(
-    scalar: Callable[..., Tensor], xs: list[Any], ds: list[Any | None], h: float
-) -> tuple[float, float]:
+def _central_difference(p: _Problem, ds: list[Any | None]) -> tuple[float, float]:
     """D(h) = (F(x + h d) - F(x - h d)) / 2h in float64, and its own error estimate.
 
     The estimate adds the rounding, ulps eps_64 max|F| / h, and |D(2h) - D(h)|, three times the
     truncation error c h^2 (Richardson: D(h) = F'd + c h^2 + O(h^4)).
     """
-    values = {t: _eval64(scalar, xs, ds, t) for t in (h, -h, 2 * h, -2 * h)}
+    h = p.step
+    values = {t: _eval64(p, ds, t) for t in (h, -h, 2 * h, -2 * h)}
     d1 = (values[h] - values[-h]) / (2 * h)
     d2 = (values[2 * h] - values[-2 * h]) / (4 * h)
     rounding = TOLERANCES["float64"]["ulps"] * _EPS64 * max(abs(v) for v in values.values()) / h
     return d1, rounding + abs(d2 - d1)
 
 
-def _gradient_difference(
-    scalar: Callable[..., Tensor], x64: list[Any], v64: list[Any], h: float
-) -> tuple[numpy.ndarray, float]:
+def _gradient_difference(p: _Problem, vs: list[Any]) -> tuple[numpy.ndarray, float]:
     """(grad F(x + h v) - grad F(x - h v)) / 2h in float64, and its error estimate in the 2-norm.
 
     As for :func:`_central_difference`: ulps eps_64 max‖grad F‖ / h plus ‖D(2h) - D(h)‖.
     """
+    h = p.step
 
     def gradient_at(t: float) -> numpy.ndarray:
-        leaves = [Tensor(x + t * v, requires_grad=True) for x, v in zip(x64, v64)]
-        return _flat_host(grad(scalar(*leaves), leaves))
+        leaves = [Tensor(m, requires_grad=True) for m in _moved64(p, vs, t)]
+        return _flat_host(grad(p.scalar(*leaves), leaves))
 
     grads = {t: gradient_at(t) for t in (h, -h, 2 * h, -2 * h)}
     d1 = (grads[h] - grads[-h]) / (2 * h)
@@ -326,63 +359,35 @@ def _flat_host(arrays: Sequence[Any]) -> numpy.ndarray:
 
 
 # -- failure reports --------------------------------------------------------------------------------
-def _name(fn: Callable[..., Tensor]) -> str:
-    return getattr(fn, "__name__", repr(fn))
+def _error(analytic: float, numeric: float) -> str:
+    error = abs(analytic - numeric)
+    relative = f"{error / abs(numeric):.2e} relative" if numeric else "the difference is 0"
+    return f"{error:.2e} ({relative})"
 
 
-def _relative(error: float, reference: float) -> str:
-    return f"{error / abs(reference):.2e} relative" if reference else "the reference is 0"
+def _error_norm(error: float, reference: float) -> str:
+    relative = f"{error / reference:.2e} relative" if reference else "the difference is 0"
+    return f"{error:.2e} ({relative})"
 
 
-def _grad_report(
-    fn: Callable[..., Tensor],
-    scalar: Callable[..., Tensor],
-    xs: list[Any],
-    grads: list[Any],
-    ds: list[Any],
-    k: int,
-    directions: int,
-    label: str,
-    value: float,
-    numeric: float,
-    bound: float,
-    tol: _Tolerance,
-    step: float,
-) -> str:
-    error = abs(value - numeric)
-    which = "along the gradient" if k == 0 else "a normal draw"
-    lines = [
-        f"check_grad failed for {_name(fn)}: {label} disagrees with the float64 central difference",
-        f"  direction {k} of {directions} ({which}), step {step:g}",
-        f"  {label} = {value:.8e}, finite difference = {numeric:.8e}",
-        f"  error {error:.2e} ({_relative(error, numeric)}) > {tol.describe(bound, numeric)}",
-    ]
-    forward = label.startswith("forward")
-    worst = _worst_input(scalar, xs, grads, ds, step, forward)
-    lines.append(f"  worst input: {worst} (the error along its own part of d is the largest)")
-    lines.extend(_worst_partial(scalar, xs, grads, worst, step, forward))
-    lines.extend(_input_lines(xs))
-    return "\n".join(lines)
-
-
-def _worst_input(
-    scalar: Callable[..., Tensor], xs: list[Any], grads: list[Any], ds: list[Any], h: float, forward: bool
-) -> int:
-    """The input j whose part of d alone (the others held fixed) gives the largest error."""
+def _worst_in_gradient(p: _Problem, grads: list[Any], ds: list[Any], forward: bool) -> list[str]:
+    """The input whose part of d alone gives the largest error, then its worst component."""
     errors = []
-    for j in range(len(xs)):
+    for j in range(len(p.xs)):
         only = [d if i == j else None for i, d in enumerate(ds)]
-        numeric, _ = _central_difference(scalar, xs, only, h)
-        analytic = _tangent(scalar, xs, only) if forward else _dot(grads[j], ds[j])
+        numeric, _ = _central_difference(p, only)
+        analytic = _tangent(p, only) if forward else _dot(grads[j], ds[j])
         errors.append(abs(analytic - numeric))
-    return int(numpy.argmax(errors))
+    j = int(numpy.argmax(errors))
+    return [
+        f"  worst input: {j} (the error along its own part of d is the largest)",
+        *_worst_partial(p, grads, j, forward),
+    ]
 
 
-def _worst_partial(
-    scalar: Callable[..., Tensor], xs: list[Any], grads: list[Any], j: int, h: float, forward: bool
-) -> list[str]:
+def _worst_partial(p: _Problem, grads: list[Any], j: int, forward: bool) -> list[str]:
     """Coordinate differences of input ``j`` (at most LOCATE_LIMIT components, seeded sample)."""
-    x = xs[j]
+    x = p.xs[j]
     backend = _backend.of(x)
     size = int(x.size)
     picked = numpy.arange(size)
@@ -394,44 +399,17 @@ def _worst_partial(
         unit = numpy.zeros(size)
         unit[i] = 1.0
         e = backend.to_device(unit.reshape(tuple(x.shape)), dtype=_backend._dtype_name(x.dtype))
-        only = [e if m == j else None for m in range(len(xs))]
-        numeric = (_eval64(scalar, xs, only, h) - _eval64(scalar, xs, only, -h)) / (2 * h)
-        analytic = _tangent(scalar, xs, only) if forward else float(gradient[i])
+        only = [e if m == j else None for m in range(len(p.xs))]
+        numeric = (_eval64(p, only, p.step) - _eval64(p, only, -p.step)) / (2 * p.step)
+        analytic = _tangent(p, only) if forward else float(gradient[i])
         if abs(analytic - numeric) > worst[0]:
             worst = (abs(analytic - numeric), int(i), analytic, numeric)
-    error, i, analytic, numeric = worst
+    _, i, analytic, numeric = worst
     index = tuple(int(c) for c in numpy.unravel_index(i, tuple(x.shape))) if x.ndim else ()
-    checked = f"{len(picked)} of {size} components differenced"
     return [
-        f"  worst component: input {j} at index {index} ({checked})",
-        f"    analytic {analytic:.8e}, finite difference {numeric:.8e}, error {error:.2e} "
-        f"({_relative(error, numeric)})",
+        f"  worst component: input {j} at index {index} ({len(picked)} of {size} components differenced)",
+        f"    analytic {analytic:.8e}, finite difference {numeric:.8e}, error {_error(analytic, numeric)}",
     ]
-
-
-def _hvp_report(
-    where: str,
-    mode: str,
-    xs: list[Any],
-    analytic: numpy.ndarray,
-    numeric: numpy.ndarray,
-    bound: float,
-    tol: _Tolerance,
-) -> str:
-    error = float(numpy.linalg.norm(analytic - numeric))
-    reference = float(numpy.linalg.norm(numeric))
-    flat = int(numpy.argmax(numpy.abs(analytic - numeric)))
-    j, index = _locate(xs, flat)
-    lines = [
-        f"check_hvp failed: H v ({mode}) disagrees with the float64 difference of the gradient",
-        f"  {where}",
-        f"  ‖H v - difference‖ = {error:.2e} ({_relative(error, reference)}), ‖difference‖ = {reference:.2e}",
-        f"  > {tol.describe(bound, reference)}",
-        f"  worst component: input {j} at index {index}",
-        f"    analytic {analytic[flat]:.8e}, finite difference {numeric[flat]:.8e}",
-        *_input_lines(xs),
-    ]
-    return "\n".join(lines)
 
 
 def _locate(xs: list[Any], flat: int) -> tuple[int, tuple[int, ...]]:
