@@ -173,7 +173,7 @@ def test_density_integrates_to_one_and_matches_the_dense_eigenvalue_histogram(ne
 def test_density_of_a_known_spectrum_has_its_mass_where_the_eigenvalues_are():
     nlp = quadratic(30, condition=100.0)
     lam = np.geomspace(1.0, 100.0, 30)
-    result = curvature.density(nlp, nlp.meta.x0, probes=20, sigma=0.05)
+    result = curvature.density(nlp, nlp.meta.x0, probes=20, sigma=0.05, grid_size=2000)
     assert result.sigma == 0.05 and all(t.size == 30 for t in result.nodes)
     for a, b in zip(lam[:-1], lam[1:]):
         mid = (a + b) / 2

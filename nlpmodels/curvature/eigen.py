@@ -18,7 +18,7 @@ import warnings
 from typing import Any
 
 import numpy
-from minidnn.nlpmodels.curvature.hessian import HessianAt, count
+from minidnn.nlpmodels.curvature.hessian import HessianAt, count, positive
 from minidnn.nlpmodels.curvature.lanczos import Lanczos, Tridiagonal
 
 MAX_STEPS = 200  # default cap on the Lanczos vectors kept (memory: 200 n values); a choice, not a citation
@@ -52,7 +52,7 @@ def eigenvalues(
     if steps < k:
         raise ValueError(f"eigenvalues: max_iter must be >= k = {k}, got {steps}")
     eps = float(numpy.finfo(hessian.dtype_name).eps)
-    tol = eps**0.5 if tol is None else _positive("tol", tol)
+    tol = eps**0.5 if tol is None else positive("eigenvalues", "tol", tol)
     rng = hessian.rng(seed)
     lanczos = Lanczos(hessian, hessian.normal(rng), steps, rng)
     tri = lanczos.run(steps, lambda t: _largest(t, k, tol)[2])
@@ -77,9 +77,3 @@ def _largest(tri: Tridiagonal, k: int, tol: float) -> tuple[numpy.ndarray, numpy
     scale = max(float(numpy.max(numpy.abs(theta))), numpy.finfo(numpy.float64).tiny)
     converged = order.size == k and bool(numpy.all(residuals <= tol * scale))
     return theta[order], s[:, order], converged
-
-
-def _positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"eigenvalues: {name} must be a number > 0, got {value!r}")
-    return float(value)

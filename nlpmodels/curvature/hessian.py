@@ -62,3 +62,10 @@ def count(caller: str, name: str, value: Any, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{caller}: {name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def positive(caller: str, name: str, value: Any) -> float:
+    """``value`` as a float > 0, or a ValueError naming the caller and the argument."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"{caller}: {name} must be a number > 0, got {value!r}")
+    return float(value)

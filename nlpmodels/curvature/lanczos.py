@@ -97,10 +97,11 @@ class Lanczos:
             tri = self.tridiagonal()
             broken = tri.first_breakdown(self.settled)
             if broken is not None:
-                self._restart_after(broken)
+                self._truncate_after(broken)
                 tri = self.tridiagonal()
                 if not restart:
                     break
+                self._restart()
                 continue
             self.settled = self.steps - 1
             if done is not None and done(tri):
@@ -140,10 +141,12 @@ class Lanczos:
             w = w - (q @ w) @ q
         return w
 
-    def _restart_after(self, i: int) -> None:
-        """Keeps steps 1..i+1, sets beta_i = 0 and puts a random unit vector orthogonal to Q next."""
+    def _truncate_after(self, i: int) -> None:
+        """Keeps steps 1..i+1 and sets beta_i = 0: q_1..q_(i+1) span an invariant subspace."""
         self.steps = self.settled = i + 1
         self.beta[i] = 0
-        if self.steps < self.max_steps:
-            r = self._orthogonalised(self.h.normal(self.rng), self.steps)
-            self.basis[self.steps, ...] = r / self.h.norm(r)
+
+    def _restart(self) -> None:
+        """A random unit vector orthogonal to Q as the next basis vector."""
+        r = self._orthogonalised(self.h.normal(self.rng), self.steps)
+        self.basis[self.steps, ...] = r / self.h.norm(r)

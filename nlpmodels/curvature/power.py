@@ -11,10 +11,11 @@ and residuals stay on the device; the host sees them every ``CHECK_EVERY`` steps
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy
-from minidnn.nlpmodels.curvature.hessian import HessianAt, count
+from minidnn.nlpmodels.curvature.hessian import HessianAt, count, positive
 from minidnn.nlpmodels.curvature.lanczos import CHECK_EVERY
 
 MAX_ITER = 100  # PyHessian's hessian.eigenvalues(maxIter=100)
@@ -22,7 +23,8 @@ TOL = 1e-3  # PyHessian's hessian.eigenvalues(tol=1e-3), here on the relative re
 
 
 class Eigenpair(NamedTuple):
-    """An eigenvalue estimate (float), its unit vector (on the model's device), and the steps taken."""
+    """The last Rayleigh quotient mu_i, the last iterate v_(i+1) (unit, on the model's device), and
+    the number of products made."""
 
     value: float
     vector: Any
@@ -35,14 +37,13 @@ def power_iteration(
     """The dominant eigenpair of the Hessian of ``nlp`` at ``x`` (see the module docstring)."""
     hessian = HessianAt(nlp, x, "power_iteration")
     max_iter = count("power_iteration", "max_iter", max_iter)
-    if isinstance(tol, bool) or not isinstance(tol, int | float) or not tol > 0:
-        raise ValueError(f"power_iteration: tol must be a number > 0, got {tol!r}")
+    tol = positive("power_iteration", "tol", tol)
     xp, be = hessian.xp, hessian.backend
     v = hessian.normal(hessian.rng(seed))
     v = v / hessian.norm(v)
     quotients = be.zeros((max_iter,), dtype=hessian.dtype)
     residuals = be.zeros((max_iter,), dtype=hessian.dtype)
-    done = 0
+    done, value = 0, math.nan
     while done < max_iter:
         end = min(done + CHECK_EVERY, max_iter)
         for i in range(done, end):
@@ -52,9 +53,10 @@ def power_iteration(
             residuals[i] = hessian.norm(w - mu * v)
             norm = hessian.norm(w)
             v = w / xp.where(norm > 0, norm, xp.ones_like(norm))
-        host = numpy.asarray(be.to_host(xp.stack([quotients[done:end], residuals[done:end]])), numpy.float64)
-        met = numpy.flatnonzero(host[1] <= tol * numpy.abs(host[0]))
-        done = end
-        if met.size:
-            return Eigenpair(float(host[0][-1]), v, done)
-    return Eigenpair(float(host[0][-1]), v, done)
+        quotient, residual = numpy.asarray(
+            be.to_host(xp.stack([quotients[done:end], residuals[done:end]])), dtype=numpy.float64
+        )
+        done, value = end, float(quotient[-1])
+        if numpy.any(residual <= tol * numpy.abs(quotient)):
+            break
+    return Eigenpair(value, v, done)

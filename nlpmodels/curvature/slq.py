@@ -23,7 +23,7 @@ import math
 from typing import Any, NamedTuple
 
 import numpy
-from minidnn.nlpmodels.curvature.hessian import HessianAt, count
+from minidnn.nlpmodels.curvature.hessian import HessianAt, count, positive
 from minidnn.nlpmodels.curvature.lanczos import Lanczos
 from scipy import special
 
@@ -65,8 +65,8 @@ def density(
     steps = min(count("density", "steps", steps), hessian.n)
     probes = count("density", "probes", probes)
     grid_size = count("density", "grid_size", grid_size, minimum=2)
-    if sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, int | float) or not sigma > 0):
-        raise ValueError(f"density: sigma must be a number > 0, got {sigma!r}")
+    if sigma is not None:
+        sigma = positive("density", "sigma", sigma)
     rng = hessian.rng(seed)
     nodes, weights = [], []
     for _ in range(probes):
@@ -75,7 +75,7 @@ def density(
         nodes.append(theta)
         weights.append(s[0] ** 2)
     low, high = min(float(t[0]) for t in nodes), max(float(t[-1]) for t in nodes)
-    width = math.sqrt(VARIANCE * max(1.0, high - low)) if sigma is None else float(sigma)
+    width = math.sqrt(VARIANCE * max(1.0, high - low)) if sigma is None else sigma
     grid = numpy.linspace(low - REACH * width, high + REACH * width, grid_size)
     return SpectralDensity(grid, _broadened(grid, nodes, weights, width), tuple(nodes), tuple(weights), width)
 
