@@ -19,15 +19,16 @@ float64 with step h, and the inputs are treated as one joint vector x.
     it, so only ``check_grad`` catches a wrong gradient; ``check_hvp`` catches a backward pass that is
     right in value but wrong in its own derivatives (a value treated as a constant, a lost term).
 
-Tolerances are relative to the derivative's own size, with a floor for rounding alone, never an
-absolute one (an absolute floor passes any function whose values are small enough):
+Tolerances are relative to the derivative's own size, with a floor for rounding alone; no absolute
+floor above the dtype's underflow level (such a floor passes any function whose values are small):
 
-    |analytic - D| <= rtol |D| + ulps eps (sum_i |g_i d_i|) + ulps eps_64 max |F(x +- h d)| / h
-                      + |D(2h) - D(h)|
+    |analytic - D| <= rtol |D| + ulps (eps sum_i |g_i d_i| + n eta)
+                      + ulps eps_64 max |F(x +- h d)| / h + |D(2h) - D(h)|
 
-eps is the machine epsilon of the dtype under test: sum_i |g_i d_i| bounds the rounding of a dot
-product, eps_64 |F| / h the rounding of a central difference (Nocedal & Wright, Numerical
-Optimization, 2nd ed., section 8.1), and |D(2h) - D(h)| is three times its truncation error
+eps is the machine epsilon of the dtype under test and eta its smallest subnormal (1e-45 in
+float32): eps sum_i |g_i d_i| bounds the rounding of a dot product of n terms, n eta what gradual
+underflow adds to it; eps_64 |F| / h is the rounding of a central difference (Nocedal & Wright,
+Numerical Optimization, 2nd ed., section 8.1) and |D(2h) - D(h)| three times its truncation error
 (Richardson extrapolation). Second order uses the 2-norm analogues. A failure raises
 :class:`GradcheckError` stating the relative error and the tolerance, which input and which
 component is worst, in a few lines whatever the input's size. All draws come from ``seed``; the
@@ -69,14 +70,20 @@ class GradcheckError(AssertionError):
 
 @dataclass(frozen=True)
 class _Tolerance:
+    """The bound on |analytic - numeric| for one dtype; ``underflow`` is size times the smallest
+    subnormal, the absolute error gradual underflow leaves in a sum of size terms (Higham, Accuracy
+    and Stability of Numerical Algorithms, 2nd ed., section 2.1: fl(x op y) = (x op y)(1 + d) + e)."""
+
     rtol: float
     ulps: float
     atol: float
     eps: float
+    underflow: float
 
     def bound(self, reference: float, rounding_scale: float, fd_noise: float) -> float:
-        """rtol |reference| + ulps eps (rounding scale) + the central difference's own noise + atol."""
-        return self.rtol * abs(reference) + self.ulps * self.eps * rounding_scale + fd_noise + self.atol
+        """rtol |reference| + ulps (eps rounding scale + underflow) + the difference's noise + atol."""
+        rounding = self.ulps * (self.eps * rounding_scale + self.underflow)
+        return self.rtol * abs(reference) + rounding + fd_noise + self.atol
 
     def describe(self, bound: float, reference: float) -> str:
         relative = f"{bound / abs(reference):.2e} relative" if reference else "absolute"
@@ -112,7 +119,8 @@ def _problem(
 ) -> _Problem:
     xs = _inputs(check, inputs)
     scalar = _scalarized(fn, _output_weight(fn, xs, rng))
-    return _Problem(fn, scalar, xs, _tolerance(xs[0].dtype, rtol, atol), step, directions)
+    size = sum(int(x.size) for x in xs)
+    return _Problem(fn, scalar, xs, _tolerance(xs[0].dtype, size, rtol, atol), step, directions)
 
 
 def check_grad(
@@ -229,13 +237,13 @@ def _inputs(op: str, inputs: Sequence[Any]) -> list[Any]:
     return xs
 
 
-def _tolerance(dtype: Any, rtol: float | None, atol: float) -> _Tolerance:
+def _tolerance(dtype: Any, size: int, rtol: float | None, atol: float) -> _Tolerance:
     name = _backend._dtype_name(dtype)
     if name not in TOLERANCES:
         raise ValueError(f"no gradcheck tolerances for dtype {name}; known: {', '.join(TOLERANCES)}")
-    values = TOLERANCES[name]
-    eps = float(numpy.finfo(name).eps)
-    return _Tolerance(values["rtol"] if rtol is None else rtol, values["ulps"], atol, eps)
+    values, info = TOLERANCES[name], numpy.finfo(name)
+    rtol = values["rtol"] if rtol is None else rtol
+    return _Tolerance(rtol, values["ulps"], atol, float(info.eps), size * float(info.smallest_subnormal))
 
 
 def _output_weight(fn: Callable[..., Tensor], xs: list[Any], rng: numpy.random.Generator) -> Any:

@@ -274,3 +274,9 @@ def test_options_loosen_the_check_where_the_user_says_so():
     x = np.random.default_rng(3).uniform(-2.0, 2.0, 50).astype(np.float32)
     check_grad(lambda t: CubeOff(backward=1.01)(t), [x], rtol=0.05)
     check_grad(lambda t: CubeOff(backward=1.01)(t) * 1e-30, [x], atol=1.0)
+
+
+def test_subnormal_values_are_judged_at_the_dtype_underflow_level():
+    """A product with the smallest float32 subnormal keeps no relative precision: that is no error."""
+    tiny = np.finfo(np.float32).smallest_subnormal
+    check_grad(lambda a, b: ops.mul(a, b), [np.zeros((), np.float32), np.full((), tiny, np.float32)])
