@@ -11,8 +11,9 @@ iterate, stored as ``stats.solver_specific["spectral_density"]``.
 It knows the solver only through that call: it reads ``stats.iter``, ``stats.done`` and
 ``stats.history`` (``add_column``, ``set_last``) and ``solver.x``. The products it makes are not
 counted as the run's: the model's counters are restored after each measurement and the products
-kept in ``products``. Its time is the run's time (and spends the run's time budget); it is kept in
-``seconds``, and reported as ``stats.solver_specific["curvature_time"]`` at the end.
+kept in ``products``. Its time is the run's time (and spends the run's time budget); the run's share
+is ``stats.solver_specific["curvature_time"]``, the total over runs ``seconds``. A run that ends on
+a non-finite value or Ctrl-C skips the last callback, and so the last measurement.
 
 ``model`` measures another model at the solver's iterate, e.g. the full training set
 (``NeuralNetModel(..., full_batch=True)`` over the same network) while the solver runs on minibatches.
@@ -59,13 +60,10 @@ class CurvatureMonitor:
         self.seed = seed
         self.products = 0
         self.seconds = 0.0
-        self._last_iter: int | None = None
 
     def __call__(self, nlp: Any, solver: Any, stats: Any) -> None:
-        due = stats.iter % self.every == 0 or stats.done
-        if not due or stats.iter == self._last_iter:
+        if stats.iter % self.every != 0 and not stats.done:
             return
-        self._last_iter = stats.iter
         model = self.model if self.model is not None else nlp
         history = stats.history
         for name in COLUMNS:
@@ -76,12 +74,12 @@ class CurvatureMonitor:
             estimate = trace(model, solver.x, probes=self.probes, seed=self.seed)
             if stats.done and self.density:
                 stats.solver_specific["spectral_density"] = density(model, solver.x, seed=self.seed)
-        self.seconds += time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        self.seconds += elapsed
         history.set_last("eigenvalues", [float(v) for v in values])
         history.set_last("trace", estimate.estimate)
         history.set_last("trace_stderr", estimate.stderr)
-        if stats.done:
-            stats.solver_specific["curvature_time"] = self.seconds
+        stats.solver_specific["curvature_time"] = stats.solver_specific.get("curvature_time", 0.0) + elapsed
 
 
 class _Uncounted:
