@@ -5,7 +5,8 @@ limited-memory quasi-Newton operators and the models built on them, the minibatc
 drive, classic test problems and a SciPy adapter.
 """
 
-from minidnn.nlpmodels import problems
+from minidnn.nlpmodels import curvature, problems
+from minidnn.nlpmodels.function_model import FunctionModel
 from minidnn.nlpmodels.inverse_lbfgs_operator import InverseLBFGSOperator
 from minidnn.nlpmodels.lbfgs import LBFGSModel
 from minidnn.nlpmodels.lbfgs_operator import LBFGSOperator
@@ -24,3 +25,4 @@ __all__ = ["Counters", "DeviceLinearOperator", "NLPModel", "NLPModelMeta"]
 __all__ += ["InverseLBFGSOperator", "LBFGSOperator", "LSR1Operator", "QuasiNewtonOperator"]
 __all__ += ["LBFGSModel", "LSR1Model", "NeuralNetModel", "QuasiNewtonModel", "problems", "to_scipy"]
 __all__ += ["AccuracyModel", "MinibatchModel"]
+__all__ += ["FunctionModel", "curvature"]

@@ -5,7 +5,8 @@ any model. SciPy works on NumPy float64 vectors; each call converts its argument
 backend and dtype (``backend.to_device``) and its result back (``backend.to_host``), the only host
 crossings. The model's checks and counters apply as to any caller.
 
-SciPy warns that methods such as L-BFGS-B do not use ``hessp``; the warning is harmless.
+Methods that do not use Hessian products (L-BFGS-B, BFGS, CG) warn when given ``hessp``: pass
+``hessp=False`` for them.
 """
 
 from __future__ import annotations
@@ -17,12 +18,18 @@ import numpy
 from minidnn.nlpmodels.model import NLPModel
 
 
-def to_scipy(nlp: NLPModel, *, combined: bool = False) -> dict[str, Any]:
-    """``fun``, ``jac``, ``hessp`` (when ``nlp.has_hprod``) and ``x0`` for ``scipy.optimize.minimize``.
+def to_scipy(nlp: NLPModel, *, combined: bool = False, hessp: bool | None = None) -> dict[str, Any]:
+    """``fun``, ``jac``, ``hessp`` and ``x0`` for ``scipy.optimize.minimize``.
 
     With ``combined=True``, ``fun`` returns (f, gradient) from one ``objgrad`` call and ``jac`` is
     True, SciPy's convention for that form: one pass instead of two where the model shares work.
+    ``hessp``: None gives it when ``nlp.has_hprod``; False leaves it out (for methods that do not
+    use it); True requires it (a ValueError for a model without Hessian products).
     """
+    if hessp is not None and not isinstance(hessp, bool):
+        raise TypeError(f"to_scipy: hessp must be None, True or False, got {hessp!r}")
+    if hessp and not nlp.has_hprod:
+        raise ValueError(f"to_scipy: hessp=True, but {nlp.meta.name} has no Hessian-vector product")
     backend, dtype = nlp.meta.backend, nlp.meta.dtype
 
     def to_model(a: Any) -> Any:
@@ -41,7 +48,7 @@ def to_scipy(nlp: NLPModel, *, combined: bool = False) -> dict[str, Any]:
         f, g = nlp.objgrad(to_model(x))
         return f, to_scipy_vector(g)
 
-    def hessp(x: numpy.ndarray, p: numpy.ndarray) -> numpy.ndarray:
+    def hessian_product(x: numpy.ndarray, p: numpy.ndarray) -> numpy.ndarray:
         return to_scipy_vector(nlp.hprod(to_model(x), to_model(p)))
 
     problem: dict[str, Any] = {"x0": to_scipy_vector(nlp.meta.x0)}
@@ -49,6 +56,7 @@ def to_scipy(nlp: NLPModel, *, combined: bool = False) -> dict[str, Any]:
         {"fun": fun_and_jac, "jac": True} if combined else {"fun": fun, "jac": jac}
     )
     problem.update(objective)
-    if nlp.has_hprod:
-        problem["hessp"] = hessp
+    with_hessp = nlp.has_hprod if hessp is None else hessp
+    if with_hessp:
+        problem["hessp"] = hessian_product
     return problem

@@ -45,7 +45,8 @@ class History:
     ``time``       seconds since the start, accuracy evaluations excluded
     ``accuracy``   test accuracy where it was evaluated (see ``eval_every``), else ``None``
 
-    Solvers add their own columns (``extra``), e.g. trunk's inner CG iterations.
+    Solvers add their own columns (``extra``), e.g. trunk's inner CG iterations; a callback may add
+    columns during a run (``add_column``) and fill the current row with ``set_last``.
     """
 
     def __init__(self, extra: Sequence[str] = ()):
@@ -59,6 +60,16 @@ class History:
             raise KeyError(f"unknown history columns {sorted(unknown)}; columns: {self.columns}")
         for name, column in self._data.items():
             column.append(row.get(name))
+
+    def add_column(self, name: str) -> None:
+        """A new column, ``None`` in the rows so far (nothing happens if it exists)."""
+        if name not in self._data:
+            self.columns += (name,)
+            self._data[name] = [None] * len(self)
+
+    def set_last(self, name: str, value: Any) -> None:
+        """Overwrites one entry of the last row (e.g. a value measured after the row was added)."""
+        self._data[name][-1] = value
 
     def __getitem__(self, name: str) -> list[Any]:
         return self._data[name]

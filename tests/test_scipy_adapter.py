@@ -2,6 +2,7 @@
 dtype, with exact Hessian products for trust-ncg."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -17,9 +18,11 @@ FREUDENSTEIN_ROTH_LOCAL = 48.98425367924
 @pytest.mark.parametrize("name", sorted(CLASSIC))
 def test_lbfgsb_solves_the_classic_problems(name):
     nlp = CLASSIC[name]()
-    problem = to_scipy(nlp)
+    problem = to_scipy(nlp, hessp=False)
+    assert "hessp" not in problem
     f0, g0 = nlp.objgrad(nlp.meta.x0)
-    with pytest.warns(RuntimeWarning, match="hessp"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         result = minimize(method="L-BFGS-B", **problem)
     assert result.success, result.message
     assert result.fun == nlp.obj(result.x) <= f0
@@ -68,8 +71,8 @@ def test_combined_form_evaluates_once_per_point():
     f, g = problem["fun"](np.array([0.0, 0.0]))
     assert f == 1.0 and g.tolist() == [-2.0, 0.0]
     combined.reset_counters()
-    a = minimize(method="L-BFGS-B", **{k: v for k, v in problem.items() if k != "hessp"})
-    b = minimize(method="L-BFGS-B", **{k: v for k, v in to_scipy(separate).items() if k != "hessp"})
+    a = minimize(method="L-BFGS-B", **to_scipy(combined, combined=True, hessp=False))
+    b = minimize(method="L-BFGS-B", **to_scipy(separate, hessp=False))
     np.testing.assert_array_equal(a.x, b.x)
     assert combined.counters.neval_obj == combined.counters.neval_grad == a.nfev
 
@@ -97,6 +100,21 @@ def test_hessp_only_where_the_model_has_hessian_products():
     assert "hessp" in to_scipy(LSR1Model(NoHessian()))
     result = minimize(method="L-BFGS-B", **to_scipy(NoHessian()))
     assert result.success and np.abs(result.x).max() < 1e-6
+
+
+def test_hessp_on_request():
+    assert "hessp" in to_scipy(rosenbrock(), hessp=True)
+    assert "hessp" not in to_scipy(rosenbrock(), combined=True, hessp=False)
+    with pytest.raises(ValueError, match="hessp=True, but no_hessian has no Hessian-vector product"):
+        to_scipy(NoHessian(), hessp=True)
+    with pytest.raises(TypeError, match="hessp must be None, True or False"):
+        to_scipy(rosenbrock(), hessp="yes")
+
+
+def test_a_method_without_hessian_products_warns_when_given_hessp():
+    """Why hessp=False exists: SciPy warns that L-BFGS-B does not use hessp."""
+    with pytest.warns(RuntimeWarning, match="hessp"):
+        minimize(method="L-BFGS-B", **to_scipy(rosenbrock()))
 
 
 def test_bad_points_are_refused_and_change_nothing():
