@@ -157,8 +157,12 @@ class Batches:
         if state is None:
             return
         if not self.minibatched or not hasattr(self.model, "restore_batch_state"):
-            raise ValueError("the state holds a batch position, and the model has no restore_batch_state")
+            raise StateError("the state holds a batch position, and the model has no restore_batch_state")
         self.model.restore_batch_state(state)
+
+
+class StateError(ValueError):
+    """A run's state (the ``state`` option) that does not fit the method, its parameters or the model."""
 
 
 class NonFinite(ArithmeticError):
@@ -292,23 +296,23 @@ def state_array(be: Backend, owner: str, state: Mapping[str, Any], name: str, li
     """``state[name]`` copied onto ``be``'s device with ``like``'s shape and dtype, all entries
     finite; ``None`` when ``like`` is ``None``. A ValueError names ``owner`` and ``name`` otherwise."""
     if name not in state:
-        raise ValueError(f"{owner}: the state has no {name!r}")
+        raise StateError(f"{owner}: the state has no {name!r}")
     value = state[name]
     if like is None:
         if value is not None:
-            raise ValueError(f"{owner}: the state's {name!r} must be None for these parameters")
+            raise StateError(f"{owner}: the state's {name!r} must be None for these parameters")
         return None
     host = be.to_host(value) if be.owns(value) else value
     try:
         array = be.to_device(host, dtype=like.dtype)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{owner}: the state's {name!r} is not an array of numbers ({err})") from None
+        raise StateError(f"{owner}: the state's {name!r} is not an array of numbers ({err})") from None
     if tuple(array.shape) != tuple(like.shape):
         raise ValueError(
             f"{owner}: the state's {name!r} has shape {tuple(array.shape)}, expected {tuple(like.shape)}"
         )
     if be.to_float(be.xp.all(be.xp.isfinite(array))) == 0.0:
-        raise ValueError(f"{owner}: the state's {name!r} has NaN or infinite entries")
+        raise StateError(f"{owner}: the state's {name!r} has NaN or infinite entries")
     return be.xp.asarray(array, copy=True)
 
 
@@ -316,12 +320,12 @@ def checked_scalar(owner: str, state: Mapping[str, Any], name: str, like: Any) -
     """``state[name]``: an int where ``like`` is an int (>= 0), else a finite float; a ValueError
     naming ``owner`` and ``name`` otherwise."""
     if name not in state:
-        raise ValueError(f"{owner}: the state has no {name!r}")
+        raise StateError(f"{owner}: the state has no {name!r}")
     value = state[name]
     if isinstance(like, int):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{owner}: the state's {name!r} must be an integer >= 0, got {value!r}")
+            raise StateError(f"{owner}: the state's {name!r} must be an integer >= 0, got {value!r}")
         return value
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{owner}: the state's {name!r} must be a finite number, got {value!r}")
+        raise StateError(f"{owner}: the state's {name!r} must be a finite number, got {value!r}")
     return float(value)

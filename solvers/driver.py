@@ -55,7 +55,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from minidnn.solvers import parameters
-from minidnn.solvers.core import Batches, Budget, Column, NonFinite, Solver, checked_scalar
+from minidnn.solvers.core import Batches, Budget, Column, NonFinite, Solver, StateError, checked_scalar
 from minidnn.solvers.stats import STATUSES, UNKNOWN, ExecutionStats, History
 
 
@@ -79,7 +79,7 @@ def run(solver_class: type[Solver], nlp: Any, x0: Any, options: Mapping[str, Any
     try:
         batches.restore(continued.batches)
     except (TypeError, ValueError, KeyError) as err:
-        raise ValueError(f"{name}: the state's batch position does not fit the model: {err}") from None
+        raise StateError(f"{name}: the state's batch position does not fit the model: {err}") from None
     resample = Resample(budget.resample, batches)
     cadence = EvalCadence(budget.eval_every, batches, continued.iterations)
     solver = solver_class(nlp, x, batches, budget, params)
@@ -102,16 +102,16 @@ class Continued:
         if state is None:
             return cls()
         if state.get("method") != name:
-            raise ValueError(f"{name}: the state is that of method {state.get('method')!r}")
+            raise StateError(f"{name}: the state is that of method {state.get('method')!r}")
         for key in ("batches", "solver"):
             if state.get(key) is not None and not isinstance(state.get(key), Mapping):
-                raise ValueError(f"{name}: the state's {key!r} must be a mapping or None")
+                raise StateError(f"{name}: the state's {key!r} must be a mapping or None")
         if not isinstance(state.get("solver"), Mapping):
-            raise ValueError(f"{name}: the state has no solver state")
+            raise StateError(f"{name}: the state has no solver state")
         iterations = checked_scalar(name, state, "iterations", 0)
         tolerance = checked_scalar(name, state, "tolerance", 0.0)
         if tolerance < 0:
-            raise ValueError(f"{name}: the state's 'tolerance' must be >= 0, got {tolerance!r}")
+            raise StateError(f"{name}: the state's 'tolerance' must be >= 0, got {tolerance!r}")
         return cls(iterations, tolerance, state.get("batches"), state["solver"])
 
 

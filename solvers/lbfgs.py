@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from minidnn.nlpmodels import InverseLBFGSOperator
-from minidnn.solvers.core import Batches, Budget, Solver
+from minidnn.solvers.core import Batches, Budget, Solver, StateError
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.line_search import Line, LineSearchResult, armijo_wolfe, strong_wolfe
 from minidnn.solvers.parameters import (
@@ -93,11 +93,11 @@ class LBFGS(Solver):
     def restore(self, state: Mapping[str, Any]) -> None:
         memory = state.get("memory")
         if not isinstance(memory, Mapping):
-            raise ValueError(f"{self.name}: the state has no 'memory' mapping")
+            raise StateError(f"{self.name}: the state has no 'memory' mapping")
         try:
             self.memory.restore(memory)
         except ValueError as err:
-            raise ValueError(f"{self.name}: {err}") from None
+            raise StateError(f"{self.name}: {err}") from None
 
     def iterate(self) -> str | None:
         x, g, version = self.x, self.g, self.batch_version

@@ -24,7 +24,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from minidnn.solvers.core import Batches, Budget, Solver
+from minidnn.solvers.core import Batches, Budget, Solver, StateError
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import FRACTION, Derived, Number, declared, machine_eps, parameter
 from minidnn.solvers.trust_region import reductions
@@ -93,7 +93,7 @@ class R2(Solver):
         """σ, β_k and the momentum average m back; d follows from them."""
         super().restore(state)
         if not self.sigma > 0:
-            raise ValueError(f"{self.name}: the state's 'sigma' must be > 0, got {self.sigma!r}")
+            raise StateError(f"{self.name}: the state's 'sigma' must be > 0, got {self.sigma!r}")
         self.step = self.sigma
         self.choose_direction()
 

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from minidnn.solvers.core import Batches, Budget, Solver, checked_scalar
+from minidnn.solvers.core import Batches, Budget, Solver, StateError, checked_scalar
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import Derived, Integer, declared, machine_eps, parameter
 from minidnn.solvers.steihaug import CGResult, truncated_cg
@@ -113,7 +113,7 @@ class Trunk(Solver):
         cg_tol = checked_scalar(self.name, state, "cg_tol", 0.0)
         radius = checked_scalar(self.name, state, "radius", 0.0)
         if not radius > 0:
-            raise ValueError(f"{self.name}: the state's 'radius' must be > 0, got {radius!r}")
+            raise StateError(f"{self.name}: the state's 'radius' must be > 0, got {radius!r}")
         operator = state.get("operator")
         if (operator is None) != (self.learns_from is None) or not isinstance(operator, Mapping | None):
             raise ValueError(
@@ -123,7 +123,7 @@ class Trunk(Solver):
             try:
                 self.nlp.operator.restore(operator)
             except ValueError as err:
-                raise ValueError(f"{self.name}: {err}") from None
+                raise StateError(f"{self.name}: {err}") from None
         self.cg_tol, self.region.radius, self.step = cg_tol, radius, radius
 
     def iterate(self) -> str | None:

@@ -99,9 +99,12 @@ def position_model(nlp: NeuralNetModel, source: Path, resumed: Checkpoint, setti
     try:
         nlp.restore_batch_state(saved)
     except (DatasetError, ValueError, TypeError) as err:
-        raise CommandError(
-            f"{source}: state.solver_state.batches: {err}\nthe file is not a usable minidnn checkpoint"
-        ) from None
+        raise unusable(source, err) from None
+
+
+def unusable(source: Path | None, err: Exception) -> CommandError:
+    """The error for a saved solver state that the solver refuses, naming the file and the field."""
+    return CommandError(f"{source}: state.solver_state: {err}\nthe file is not a usable minidnn checkpoint")
 
 
 def describe(source: Path, settings: RunSettings, resumed: Checkpoint) -> str:

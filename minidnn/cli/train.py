@@ -164,7 +164,10 @@ def train(session: Session) -> solvers.ExecutionStats | None:
     )
     try:
         options = resume.solver_options(s, session.resumed)
-        return methods.solve(session.nlp, s.solver, session.x0, options, tracker)
+        try:
+            return methods.solve(session.nlp, s.solver, session.x0, options, tracker)
+        except solvers.StateError as err:
+            raise resume.unusable(session.source, err) from None
     except KeyboardInterrupt:
         stats = tracker.stats
         if stats is not None:
