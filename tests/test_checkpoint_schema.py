@@ -13,7 +13,7 @@ import pytest
 
 import minidnn
 from minidnn.checkpoint import FORMAT, CheckpointError
-from minidnn.cli import main
+from minidnn.cli import main, plots
 from minidnn.cli.errors import USAGE
 
 
@@ -21,7 +21,11 @@ from minidnn.cli.errors import USAGE
 def saved(tmp_path_factory) -> Path:
     """A checkpoint of adam on the digits, stopped mid-epoch (it holds the solver's state)."""
     folder = tmp_path_factory.mktemp("run") / "run"
-    assert main(["train", "--epochs", "2", "--max-iter", "10", "--hidden", "8", "--out", str(folder)]) == 0
+    with pytest.MonkeyPatch.context() as patch:  # the optional plot: most of a small run's time
+        patch.setattr(plots, "run_curves", lambda *args: None)
+        assert (
+            main(["train", "--epochs", "2", "--max-iter", "10", "--hidden", "8", "--out", str(folder)]) == 0
+        )
     return folder / "checkpoint.npz"
 
 
