@@ -13,7 +13,6 @@ import numpy
 import pytest
 
 import minidnn
-
 from minidnn.cli import main, plots
 from minidnn.cli.errors import USAGE
 
