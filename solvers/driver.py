@@ -147,7 +147,7 @@ class _Run:
         self.solver = solver
         self.continued = continued
         self.position = position
-        self.between_iterations = True
+        self.between_iterations = False
         self.nlp = solver.nlp
         self.batches = solver.batches
         self.budget = budget
@@ -170,6 +170,7 @@ class _Run:
         self.log.header()
         try:
             self.begin()
+            self.between_iterations = True
             self.after_iteration(None)
             while not stats.done:
                 self.between_iterations = False
@@ -205,7 +206,8 @@ class _Run:
         self.tol = continued.tolerance
 
     def state(self) -> dict[str, Any] | None:
-        """The run's state (see the module docstring), ``None`` inside an iteration."""
+        """The run's state (see the module docstring), ``None`` before the start is complete or
+        inside an iteration."""
         if not self.between_iterations:
             return None
         return {

@@ -101,3 +101,26 @@ def test_a_nan_moment_is_refused(digits):
     first.state["solver"]["second"] = first.state["solver"]["second"] * numpy.float32("nan")
     with pytest.raises(ValueError, match="'second' has NaN"):
         solvers.adam(model(digits), first.solution, max_iter=3, state=first.state, **common({}))
+
+
+def test_a_run_interrupted_inside_an_iteration_has_no_state(digits):
+    def interrupt(nlp, solver, stats):
+        if stats.iter == 2:
+            solver.update = lambda x, g: (_ for _ in ()).throw(KeyboardInterrupt)
+
+    stats = solvers.adam(model(digits), max_iter=5, callback=interrupt, **common({}))
+    assert stats.status == "user" and stats.iter == 2 and stats.state is None
+
+
+def test_a_run_stopped_by_its_callback_between_iterations_continues_exactly(digits):
+    def stop(nlp, solver, stats):
+        if stats.iter == 7:
+            stats.status = "user"
+
+    whole = solvers.lbfgs(model(digits), max_iter=12, resample="iteration", **common({}))
+    first = solvers.lbfgs(model(digits), callback=stop, resample="iteration", **common({}))
+    assert first.status == "user" and first.state["iterations"] == 7
+    second = solvers.lbfgs(
+        model(digits), first.solution, max_iter=5, state=first.state, resample="iteration", **common({})
+    )
+    assert numpy.array_equal(second.solution, whole.solution)
