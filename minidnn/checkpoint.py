@@ -214,7 +214,9 @@ def _checked_vector(path: Path, vector: numpy.ndarray, layout: dict[str, Any]) -
         raise CheckpointError(path, "vector", f"holds {vector.size} values, the layout {nvar}")
     bad = numpy.flatnonzero(~numpy.isfinite(vector))
     if bad.size:
-        raise CheckpointError(path, "vector", f"{bad.size} entries are not finite (first at index {bad[0]})")
+        raise CheckpointError(
+            path, "vector", f"{bad.size} of {vector.size} values are not finite (the first at index {bad[0]})"
+        )
     return vector
 
 

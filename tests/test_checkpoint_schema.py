@@ -83,7 +83,7 @@ def _array(name, value):
 CASES = {
     "nan vector": (
         _vector(lambda v: numpy.where(numpy.arange(v.size) == 7, numpy.nan, v)),
-        "vector: 1 entries are not finite",
+        "vector: 1 of 610 values are not finite (the first at index 7)",
     ),
     "short vector": (_vector(lambda v: v[:-1]), "vector: holds"),
     "int vector": (_vector(lambda v: v.astype(numpy.int64)), "vector: one axis of float32"),
@@ -149,3 +149,19 @@ def test_a_truncated_checkpoint_is_refused(saved, tmp_path, capsys):
     path.write_bytes(saved.read_bytes()[:300])
     assert main(["evaluate", "--checkpoint", str(path)]) == USAGE
     assert str(path) in capsys.readouterr().err
+
+
+def test_a_format_1_checkpoint_is_read_and_resumed_from_the_start_of_its_epoch(saved, tmp_path, capsys):
+    parts = members(saved)
+    state = json.loads(str(parts["state"]))
+    del state["solver_state"]
+    texts = {name: str(parts[name]) for name in ("layout", "settings", "history")}
+    texts.update(state=json.dumps(state), format="minidnn-checkpoint/1")
+    old = {name: numpy.frombuffer(text.encode(), dtype=numpy.uint8) for name, text in texts.items()}
+    path = tmp_path / "old" / "checkpoint.npz"
+    path.parent.mkdir()
+    numpy.savez(path, vector=parts["vector"], **old)
+    assert main(["evaluate", "--checkpoint", str(path)]) == 0
+    assert main(["train", "--resume", str(path), "--max-iter", "0", "--epochs", "1"]) == 0
+    assert "at the start of that epoch" in capsys.readouterr().out
+    assert minidnn.load_checkpoint(tmp_path / "old-resumed" / "checkpoint.npz").state["epoch"] == 1
