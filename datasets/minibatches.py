@@ -9,14 +9,16 @@ ones each epoch when shuffling).
 The object keeps a cursor on a *current batch* (epoch, batch index), which a training model can
 drive: :meth:`current`, :meth:`advance` (True when it started a new epoch), :meth:`next_batch`,
 :meth:`random_batch`, :meth:`reset`, :meth:`set_batch_size`; ``version`` counts every change of
-the current batch. Iterating yields the batches from the cursor to the end of its epoch, moving
-the cursor, so ``for x, y in batches`` run repeatedly walks through successive epochs.
+the current batch. :meth:`state` and :meth:`restore` save and set the cursor, the batch size and
+the random-batch generator, so a run can continue where it stopped. Iterating yields the batches
+from the cursor to the end of its epoch, moving the cursor, so ``for x, y in batches`` run
+repeatedly walks through successive epochs.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 from minidnn.datasets.dataset import Dataset
@@ -144,6 +146,35 @@ class Minibatches:
         sequence = np.random.SeedSequence(self.seed, spawn_key=(_RANDOM_STREAM,))
         self._random = np.random.default_rng(sequence)
 
+    def state(self) -> dict[str, object]:
+        """The cursor (``epoch``, ``batch``), ``batch_size`` and the random-batch generator's state
+        (``random``, NumPy's bit-generator state), as JSON-ready values."""
+        return {
+            "epoch": self._epoch,
+            "batch": self._batch,
+            "batch_size": self._batch_size,
+            "random": self._random.bit_generator.state,
+        }
+
+    def restore(self, state: Mapping[str, object]) -> None:
+        """Puts the cursor and the random-batch generator where :meth:`state` found them.
+
+        The batch size must be the current one; a DatasetError naming the entry that is missing or
+        out of range, before anything changes.
+        """
+        if not isinstance(state, Mapping):
+            raise DatasetError(f"a minibatch state must be a mapping, got {type(state).__name__}")
+        epoch = _checked_entry(state, "epoch", 0, None)
+        batch = _checked_entry(state, "batch", 0, self.num_batches - 1)
+        _checked_entry(state, "batch_size", self._batch_size, self._batch_size)
+        generator = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(_RANDOM_STREAM,)))
+        try:
+            generator.bit_generator.state = state.get("random")
+        except (TypeError, ValueError, KeyError) as err:
+            raise DatasetError(f"a minibatch state's 'random' is not a generator state: {err}") from None
+        self._epoch, self._batch, self._random = epoch, batch, generator
+        self.version += 1
+
     def set_batch_size(self, batch_size: int) -> None:
         """Use ``batch_size`` samples per batch from now on, restarting the current epoch.
 
@@ -187,6 +218,20 @@ def _checked_batch_size(batch_size: object, n: int) -> int:
             f"batch_size must be a whole number of samples in 1..{n} (the dataset's size), got {batch_size!r}"
         )
     return size
+
+
+def _checked_entry(state: Mapping[str, object], name: str, low: int, high: int | None) -> int:
+    """``state[name]`` as an int in low..high (no upper bound for ``None``); DatasetError otherwise."""
+    value = state.get(name)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        bounds = f"{low}..{high}" if high is not None else f">= {low}"
+        raise DatasetError(f"a minibatch state's {name!r} must be an integer {bounds}, got {value!r}")
+    return value
 
 
 def _checked_seed(seed: object) -> int:

@@ -4,9 +4,12 @@
 ``minidnn.grad`` differentiates it (reverse mode, differentiable again with ``create_graph=True``),
 and ``minidnn.hvp`` / ``minidnn.jvp`` give Hessian-vector and Jacobian-vector products.
 ``minidnn.Network`` holds layers and all their parameters in one flat vector.
+``minidnn.load_checkpoint(path)`` reads a checkpoint written by ``minidnn train`` back: the trained
+network, its flat vector, the run's settings, state and history.
 """
 
 from minidnn import backend, gradcheck, init, layers, losses, models, ops
+from minidnn.checkpoint import load_checkpoint
 from minidnn.derivatives import hvp, jvp
 from minidnn.engine import grad
 from minidnn.function import Function
@@ -31,6 +34,7 @@ __all__ = [
     "hvp",
     "is_grad_enabled",
     "jvp",
+    "load_checkpoint",
     "no_grad",
     "ops",
     "set_grad_enabled",

@@ -36,6 +36,8 @@ from minidnn.backend import Backend
 class CompactForm(QuasiNewtonOperator):
     """B = sigma I + Z' c(Z v); subclasses give the skip rule, sigma and the small map c."""
 
+    state_arrays = ("gram",)
+
     def __init__(
         self,
         n: int,
@@ -52,6 +54,10 @@ class CompactForm(QuasiNewtonOperator):
         self._record_gram(slot)
         self.sigma = self._scale(products)
         self._prepare()
+
+    def _restored(self) -> None:
+        if self.npairs > 0:
+            self._prepare()
 
     def _record_gram(self, slot: int) -> None:
         """The rows and columns of the new s (index 2 slot) and y (2 slot + 1) in G: Z s and Z y, read

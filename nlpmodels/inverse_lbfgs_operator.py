@@ -25,6 +25,8 @@ from minidnn.backend import Backend
 class InverseLBFGSOperator(QuasiNewtonOperator):
     """H, the inverse L-BFGS matrix of the last ``mem`` pairs (see the module docstring)."""
 
+    state_arrays = ("rho",)
+
     def __init__(
         self,
         n: int,

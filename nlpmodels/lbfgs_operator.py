@@ -35,6 +35,8 @@ from minidnn.backend import Backend
 class LBFGSOperator(CompactForm):
     """B, the L-BFGS matrix of the last ``mem`` pairs (see the module docstring)."""
 
+    state_arrays = ("gram", "rho")
+
     def __init__(
         self,
         n: int,

@@ -167,6 +167,24 @@ class NeuralNetModel(NLPModel):
         self._random_batch = None
         self._version += 1
 
+    def batch_state(self) -> dict[str, Any]:
+        """The position in the training data: the epoch count in full batch, else the minibatches'
+        cursor, batch size and random-batch generator (``Minibatches.state``); JSON-ready."""
+        return {"full_epochs": self._full_epochs, "minibatches": self._batches.state()}
+
+    def restore_batch_state(self, state: dict[str, Any]) -> None:
+        """Goes back to a position from :meth:`batch_state` (a drawn random batch is not kept); a
+        DatasetError or ValueError naming the entry that does not fit, before anything changes."""
+        if not isinstance(state, dict):
+            raise ValueError(f"a batch state must be a dict, got {type(state).__name__}")
+        full_epochs = state.get("full_epochs")
+        if isinstance(full_epochs, bool) or not isinstance(full_epochs, int) or full_epochs < 0:
+            raise ValueError(f"a batch state's 'full_epochs' must be an integer >= 0, got {full_epochs!r}")
+        self._batches.restore(state.get("minibatches"))
+        self._full_epochs = full_epochs
+        self._random_batch = None
+        self._version += 1
+
     # -- the objective ------------------------------------------------------------------------------------
     def _obj(self, x: Any) -> float:
         self.network.load(x)

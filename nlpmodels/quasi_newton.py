@@ -17,7 +17,8 @@ A quasi-Newton model wraps a model ``nlp`` and owns an operator (``operator``, a
   ``"accepted_steps"`` (only the steps taken: BFGS, whose pairs must keep s'y > 0). A model without
   this attribute has a Hessian that does not learn;
 - the minibatch interface (``batch_version``, ``batch_size``, ``batches_per_epoch``, ``epoch``,
-  ``next_minibatch``, ``reset_minibatch``, ``random_minibatch``, ``set_batch_size``), ``accuracy``,
+  ``next_minibatch``, ``reset_minibatch``, ``random_minibatch``, ``set_batch_size``, ``batch_state``,
+  ``restore_batch_state``), ``accuracy``,
   ``evaluate``, ``f_star`` and ``x_star`` are the wrapped model's, each listed explicitly and present
   only when the wrapped model has it, so solvers drive a wrapped neural-network model as they would
   the model itself.
@@ -73,6 +74,8 @@ class QuasiNewtonModel(NLPModel):
     reset_minibatch = _forwarded("reset_minibatch")
     random_minibatch = _forwarded("random_minibatch")
     set_batch_size = _forwarded("set_batch_size")
+    batch_state = _forwarded("batch_state")
+    restore_batch_state = _forwarded("restore_batch_state")
     accuracy = _forwarded("accuracy")
     evaluate = _forwarded("evaluate")
     f_star = _forwarded("f_star")

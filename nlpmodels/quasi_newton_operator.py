@@ -11,6 +11,10 @@ s = x_{k+1} - x_k and y = grad_{k+1} - grad_k:
   any host transfer; ``out`` receives it when given.
 - ``reset()`` forgets every pair: the operator is the identity again.
 - ``npairs``, ``mem``, ``scaling``, ``shape``, ``dtype``, ``backend`` describe it.
+- ``state()`` exports the memory (the pair rows, their count and newest slot, sigma, and what a
+  subclass keeps of them) as a dict of device arrays and ints; ``restore(state)`` takes it back
+  into an operator of the same class, size and ``mem``, after checking every entry, so that the
+  products are the same, bit for bit.
 
 With ``scaling=True`` the initial matrix is B0 = sigma I with sigma = y'y / s'y from the newest pair
 (:mod:`~minidnn.nlpmodels.secant_rules`); otherwise B0 = I.
@@ -24,8 +28,9 @@ trial points, where f or its gradient may have overflowed). Storage is prealloca
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from minidnn.nlpmodels.model import _into
 from minidnn.nlpmodels.pair_memory import PairMemory
@@ -48,6 +53,9 @@ class PairProducts:
 
 class QuasiNewtonOperator:
     """Base class of the limited-memory operators (see the module docstring)."""
+
+    state_arrays: ClassVar[tuple[str, ...]] = ()
+    """The arrays a subclass derives from the pairs and keeps (exported by :meth:`state`)."""
 
     def __init__(
         self,
@@ -107,6 +115,62 @@ class QuasiNewtonOperator:
         """Forgets every pair: the operator is the identity."""
         self.pairs.reset()
         self.sigma = self._one()
+
+    def state(self) -> dict[str, Any]:
+        """The memory as a dict (see the module docstring); the arrays are the operator's own."""
+        arrays = {name: getattr(self, name) for name in self.state_arrays}
+        pairs = self.pairs
+        return {
+            "rows": pairs.rows,
+            "count": pairs.count,
+            "newest": pairs.newest,
+            "sigma": self.sigma,
+            **arrays,
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Takes back :meth:`state`; a ValueError naming the entry that is missing or does not fit,
+        before anything changes."""
+        names = ("rows", "sigma", *self.state_arrays)
+        likes = {"rows": self.pairs.rows, "sigma": self.sigma}
+        arrays = {
+            name: self._state_array(state, name, likes.get(name, getattr(self, name, None))) for name in names
+        }
+        count, newest = state.get("count"), state.get("newest")
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= self.mem:
+            raise ValueError(
+                f"{type(self).__name__}: the state's 'count' must be in 0..{self.mem}, got {count!r}"
+            )
+        valid_newest = range(-1, 0) if count == 0 else range(self.mem)
+        if isinstance(newest, bool) or not isinstance(newest, int) or newest not in valid_newest:
+            raise ValueError(
+                f"{type(self).__name__}: the state's 'newest' does not fit count {count}: {newest!r}"
+            )
+        self.pairs.rows, self.sigma = arrays.pop("rows"), arrays.pop("sigma")
+        self.pairs.count, self.pairs.newest = count, newest
+        for name, value in arrays.items():
+            setattr(self, name, value)
+        self._restored()
+
+    def _restored(self) -> None:
+        """Rebuilds what is derived from the restored arrays (nothing by default)."""
+
+    def _state_array(self, state: Mapping[str, Any], name: str, like: Any) -> Any:
+        op, be = type(self).__name__, self.backend
+        if name not in state:
+            raise ValueError(f"{op}: the state has no {name!r}")
+        value = state[name]
+        try:
+            array = be.to_device(be.to_host(value) if be.owns(value) else value, dtype=self.dtype)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{op}: the state's {name!r} is not an array of numbers ({err})") from None
+        if tuple(array.shape) != tuple(like.shape):
+            raise ValueError(
+                f"{op}: the state's {name!r} has shape {tuple(array.shape)}, expected {tuple(like.shape)}"
+            )
+        if be.to_float(be.xp.all(be.xp.isfinite(array))) == 0.0:
+            raise ValueError(f"{op}: the state's {name!r} has NaN or infinite entries")
+        return be.xp.asarray(array, copy=True)
 
     # -- the push, step by step ----------------------------------------------------------------
     def _products(self, s: Any, y: Any) -> PairProducts:

@@ -18,7 +18,7 @@ Reading order: a solver's module, then :mod:`.core` (Budget, the minibatch view,
 
 from minidnn.solvers.adagrad import adagrad
 from minidnn.solvers.adam import adam
-from minidnn.solvers.core import Budget
+from minidnn.solvers.core import Budget, StateError
 from minidnn.solvers.lbfgs import lbfgs
 from minidnn.solvers.lsr1 import lsr1
 from minidnn.solvers.minimize import DETERMINISTIC, METHODS, STOCHASTIC, minimize
@@ -38,6 +38,7 @@ __all__ = [
     "STOCHASTIC",
     "ExecutionStats",
     "History",
+    "StateError",
     "minimize",
 ]
 __all__ += ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "r2", "lbfgs", "trunk", "lsr1"]

@@ -31,6 +31,7 @@ class Adagrad(StochasticSolver):
 
     name = "adagrad"
     parameters = AdagradParameters
+    state_arrays = ("sum_squares",)
 
     def __init__(self, nlp: Any, x: Any, batches: Batches, budget: Budget, params: Any):
         super().__init__(nlp, x, batches, budget, params)

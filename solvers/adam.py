@@ -38,6 +38,7 @@ class Adam(StochasticSolver):
 
     name = "adam"
     parameters = AdamParameters
+    state_arrays = ("first", "second")
 
     def __init__(self, nlp: Any, x: Any, batches: Batches, budget: Budget, params: Any):
         super().__init__(nlp, x, batches, budget, params)

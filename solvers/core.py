@@ -10,6 +10,14 @@ that a ratio test, a line search or a quasi-Newton pair never mixes values from 
 ``iterate()`` replaces ``x`` only once f and ∇f at the new point are known to be finite: after a
 :class:`NonFinite` error, ``x`` is the last finite iterate.
 
+State: ``state()`` returns what a method carries from one iteration to the next besides x, f and ∇f
+(which ``start()`` recomputes at x): the attributes named by ``state_arrays`` (vectors on the model's
+device, or ``None`` for an unused one) and ``state_scalars`` (Python numbers), plus whatever a
+method adds (quasi-Newton pairs, a trust radius). ``restore(state)``, called after ``start()``,
+takes such a dict back, from a solver of the same method, parameters and model size; every entry is
+checked (present, same shape and dtype, finite) before anything changes. The driver's ``state``
+option uses the pair to continue a run exactly where it stopped.
+
 Vectors stay on the model's device; solvers branch on a few scalars per iteration (norms, slopes,
 curvatures), and :func:`dot` and :func:`norm` are the only values that leave it (one transfer each).
 """
@@ -17,6 +25,7 @@ curvatures), and :func:`dot` and :func:`norm` are the only values that leave it 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from minidnn.nlpmodels.minibatch import draws_minibatches, measures_accuracy
@@ -24,6 +33,7 @@ from minidnn.solvers.parameters import (
     POSITIVE,
     AnyOf,
     Derived,
+    Dictionary,
     Function,
     Integer,
     Number,
@@ -79,6 +89,11 @@ class Budget:
     resample: Any = parameter(
         None, "when to move to the next minibatch", AnyOf((OneOf((None, "iteration", "epoch")), Integer(1)))
     )
+    state: Mapping[str, Any] | None = parameter(
+        None,
+        "the ExecutionStats.state of an earlier run to continue exactly (x0: its solution)",
+        optional(Dictionary()),
+    )
 
     def tolerance(self, grad_norm0: float) -> float:
         """atol + rtol ‖∇f(x_0)‖."""
@@ -132,6 +147,23 @@ class Batches:
         """Test accuracy of the whole test split at ``x``."""
         return float(self.model.accuracy(x, split="test"))
 
+    def state(self) -> dict[str, Any] | None:
+        """The model's position in its batches (``batch_state()``), ``None`` for a model without it."""
+        saver = getattr(self.model, "batch_state", None)
+        return saver() if self.minibatched and saver is not None else None
+
+    def restore(self, state: Mapping[str, Any] | None) -> None:
+        """Puts the model back at a position from :meth:`state` (nothing to do for ``None``)."""
+        if state is None:
+            return
+        if not self.minibatched or not hasattr(self.model, "restore_batch_state"):
+            raise StateError("the state holds a batch position, and the model has no restore_batch_state")
+        self.model.restore_batch_state(state)
+
+
+class StateError(ValueError):
+    """A run's state (the ``state`` option) that does not fit the method, its parameters or the model."""
+
 
 class NonFinite(ArithmeticError):
     """f or ∇f is not finite at a point the solver needs; ``status`` is the run's final status."""
@@ -154,6 +186,8 @@ class Solver:
     parameters: ClassVar[type]
     step_label: ClassVar[str] = "step"
     extra_columns: ClassVar[tuple[Column, ...]] = ()
+    state_arrays: ClassVar[tuple[str, ...]] = ()
+    state_scalars: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, nlp: Any, x: Any, batches: Batches, budget: Budget, params: Any):
         self.nlp = nlp
@@ -189,6 +223,26 @@ class Solver:
     def iterate(self) -> str | None:
         """One iteration; returns a final status when the method itself must stop, else ``None``."""
         raise NotImplementedError
+
+    # -- state (see the module docstring) ------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """The method's state: the ``state_arrays`` and ``state_scalars`` attributes (the arrays are
+        the solver's own, not copies)."""
+        return {name: getattr(self, name) for name in self.state_arrays + self.state_scalars}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Takes back a dict from :meth:`state`; a ValueError naming the entry that is missing or does
+        not fit, before anything changes."""
+        values = {name: self.checked_array(state, name, getattr(self, name)) for name in self.state_arrays}
+        for name in self.state_scalars:
+            values[name] = checked_scalar(self.name, state, name, getattr(self, name))
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    def checked_array(self, state: Mapping[str, Any], name: str, like: Any) -> Any:
+        """``state[name]`` as a copy on the model's device, of ``like``'s shape and dtype, finite
+        (``None`` where ``like`` is ``None``)."""
+        return state_array(self.backend, self.name, state, name, like)
 
     # -- helpers --------------------------------------------------------------------------------
     def evaluate(self, x: Any) -> tuple[float, Any, float]:
@@ -236,3 +290,42 @@ def norm(be: Backend, a: Any) -> float:
     if vector_norm is not None:
         return be.to_float(vector_norm(a))
     return dot(be, a, a) ** 0.5
+
+
+def state_array(be: Backend, owner: str, state: Mapping[str, Any], name: str, like: Any) -> Any:
+    """``state[name]`` copied onto ``be``'s device with ``like``'s shape and dtype, all entries
+    finite; ``None`` when ``like`` is ``None``. A ValueError names ``owner`` and ``name`` otherwise."""
+    if name not in state:
+        raise StateError(f"{owner}: the state has no {name!r}")
+    value = state[name]
+    if like is None:
+        if value is not None:
+            raise StateError(f"{owner}: the state's {name!r} must be None for these parameters")
+        return None
+    host = be.to_host(value) if be.owns(value) else value
+    try:
+        array = be.to_device(host, dtype=like.dtype)
+    except (TypeError, ValueError) as err:
+        raise StateError(f"{owner}: the state's {name!r} is not an array of numbers ({err})") from None
+    if tuple(array.shape) != tuple(like.shape):
+        raise ValueError(
+            f"{owner}: the state's {name!r} has shape {tuple(array.shape)}, expected {tuple(like.shape)}"
+        )
+    if be.to_float(be.xp.all(be.xp.isfinite(array))) == 0.0:
+        raise StateError(f"{owner}: the state's {name!r} has NaN or infinite entries")
+    return be.xp.asarray(array, copy=True)
+
+
+def checked_scalar(owner: str, state: Mapping[str, Any], name: str, like: Any) -> Any:
+    """``state[name]``: an int where ``like`` is an int (>= 0), else a finite float; a ValueError
+    naming ``owner`` and ``name`` otherwise."""
+    if name not in state:
+        raise StateError(f"{owner}: the state has no {name!r}")
+    value = state[name]
+    if isinstance(like, int):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise StateError(f"{owner}: the state's {name!r} must be an integer >= 0, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise StateError(f"{owner}: the state's {name!r} must be a finite number, got {value!r}")
+    return float(value)

@@ -12,6 +12,14 @@ interrupts.
         move to the next minibatch when ``resample`` says so (the epoch count and the test
         accuracy of the row then see the completed epoch)
 
+Continuing a run: ``stats.state`` is the run's state where it stopped between two iterations
+(``None`` when an interrupt or a non-finite value cut an iteration short): the method's state
+(:meth:`~.core.Solver.state`), the model's batch position (``batch_state()`` of a minibatch model),
+the iterations done so far and the stopping tolerance of the first start. Given back as the
+``state`` option with x0 = ``stats.solution`` (the same method, parameters and model), the run goes
+on as if it had never stopped: the same iterates, bit for bit. Budgets count from the new call;
+``resample`` and ``eval_every`` count iterations over the whole run.
+
 A non-finite f or ∇f at a point the method needs ends the run with status ``exception`` (``unbounded``
 for f = -inf) and the last finite iterate as the solution; Ctrl-C (KeyboardInterrupt) ends it with
 status ``user`` and the current iterate. Time spent measuring test accuracy is not counted in
@@ -47,7 +55,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from minidnn.solvers import parameters
-from minidnn.solvers.core import Batches, Budget, Column, NonFinite, Solver
+from minidnn.solvers.core import Batches, Budget, Column, NonFinite, Solver, StateError, checked_scalar
 from minidnn.solvers.stats import STATUSES, UNKNOWN, ExecutionStats, History
 
 
@@ -65,11 +73,46 @@ def run(solver_class: type[Solver], nlp: Any, x0: Any, options: Mapping[str, Any
     batches = Batches(nlp)
     if budget.max_epochs is not None and not batches.minibatched:
         raise ValueError(f"{name}: max_epochs needs a model with minibatches (next_minibatch, epoch)")
-    resample = Resample(budget.resample, batches)
-    cadence = EvalCadence(budget.eval_every, batches)
+    continued = Continued.checked(name, budget.state)
     x = start_point(nlp, x0)
+    position = batches.state()
+    try:
+        batches.restore(continued.batches)
+    except (TypeError, ValueError, KeyError) as err:
+        raise StateError(f"{name}: the state's batch position does not fit the model: {err}") from None
+    resample = Resample(budget.resample, batches)
+    cadence = EvalCadence(budget.eval_every, batches, continued.iterations)
     solver = solver_class(nlp, x, batches, budget, params)
-    return _Run(solver, budget, resample, cadence).execute()
+    return _Run(solver, budget, resample, cadence, continued, position).execute()
+
+
+@dataclasses.dataclass
+class Continued:
+    """The driver's part of a run's state: iterations done, the tolerance, the batch position and the
+    method's own state (all empty for a fresh run)."""
+
+    iterations: int = 0
+    tolerance: float | None = None
+    batches: Mapping[str, Any] | None = None
+    method: Mapping[str, Any] | None = None
+
+    @classmethod
+    def checked(cls, name: str, state: Mapping[str, Any] | None) -> Continued:
+        """The parts of ``state`` (see the module docstring); a ValueError naming the entry that is wrong."""
+        if state is None:
+            return cls()
+        if state.get("method") != name:
+            raise StateError(f"{name}: the state is that of method {state.get('method')!r}")
+        for key in ("batches", "solver"):
+            if state.get(key) is not None and not isinstance(state.get(key), Mapping):
+                raise StateError(f"{name}: the state's {key!r} must be a mapping or None")
+        if not isinstance(state.get("solver"), Mapping):
+            raise StateError(f"{name}: the state has no solver state")
+        iterations = checked_scalar(name, state, "iterations", 0)
+        tolerance = checked_scalar(name, state, "tolerance", 0.0)
+        if tolerance < 0:
+            raise StateError(f"{name}: the state's 'tolerance' must be >= 0, got {tolerance!r}")
+        return cls(iterations, tolerance, state.get("batches"), state["solver"])
 
 
 def _names(record: type) -> tuple[str, ...]:
@@ -92,8 +135,19 @@ def start_point(nlp: Any, x0: Any) -> Any:
 
 
 class _Run:
-    def __init__(self, solver: Solver, budget: Budget, resample: Resample, cadence: EvalCadence):
+    def __init__(
+        self,
+        solver: Solver,
+        budget: Budget,
+        resample: Resample,
+        cadence: EvalCadence,
+        continued: Continued,
+        position: Mapping[str, Any] | None,
+    ):
         self.solver = solver
+        self.continued = continued
+        self.position = position
+        self.between_iterations = False
         self.nlp = solver.nlp
         self.batches = solver.batches
         self.budget = budget
@@ -115,16 +169,18 @@ class _Run:
         self.counters0 = self.nlp.counters.as_dict()
         self.log.header()
         try:
-            solver.start()
-            self.tol = self.budget.tolerance(solver.grad_norm)
+            self.begin()
+            self.between_iterations = True
             self.after_iteration(None)
             while not stats.done:
+                self.between_iterations = False
                 if solver.batch_version != self.batches.version:
                     solver.refresh()
                 status = solver.iterate()
                 stats.iter += 1
-                if self.resample.due(stats.iter):
+                if self.resample.due(self.continued.iterations + stats.iter):
                     self.batches.advance()
+                self.between_iterations = True
                 self.after_iteration(status)
         except NonFinite as err:
             self.finish(err.status, str(err))
@@ -133,6 +189,34 @@ class _Run:
         else:
             self.finish(stats.status, "")
         return stats
+
+    def begin(self) -> None:
+        """f(x0), ∇f(x0) and the tolerance, or the method's state and tolerance of a continued run
+        (a ValueError from a state that does not fit puts the model back where it was)."""
+        solver, continued = self.solver, self.continued
+        solver.start()
+        if continued.method is None:
+            self.tol = self.budget.tolerance(solver.grad_norm)
+            return
+        try:
+            solver.restore(continued.method)
+        except ValueError:
+            self.batches.restore(self.position)
+            raise
+        self.tol = continued.tolerance
+
+    def state(self) -> dict[str, Any] | None:
+        """The run's state (see the module docstring), ``None`` before the start is complete or
+        inside an iteration."""
+        if not self.between_iterations:
+            return None
+        return {
+            "method": self.solver.name,
+            "iterations": self.continued.iterations + self.stats.iter,
+            "tolerance": self.tol,
+            "batches": self.batches.state(),
+            "solver": self.solver.state(),
+        }
 
     def after_iteration(self, status: str | None) -> None:
         """Updates stats and history, applies the stopping rules, then calls the callback."""
@@ -204,6 +288,7 @@ class _Run:
         self.update_stats()
         stats.status = status if status != UNKNOWN else "user"
         stats.message = message or STATUSES[stats.status]
+        stats.state = self.state() if status not in ("exception", "unbounded") else None
         stats.solver_specific.update(solver.solver_specific)
         if self.epoch0 is not None:
             stats.solver_specific["epochs"] = self.epochs()
@@ -218,7 +303,8 @@ class _Run:
 
 # -- schedules -------------------------------------------------------------------------------------
 class Resample:
-    """Decides, after iteration k >= 1, whether to move to the next minibatch (see ``resample``)."""
+    """Decides, after iteration k >= 1 (counted over the whole run), whether to move to the next
+    minibatch (see ``resample``)."""
 
     def __init__(self, option: Any, batches: Batches):
         self.period: int | None = None
@@ -240,7 +326,8 @@ class Resample:
 class EvalCadence:
     """Decides after which iterations the test accuracy is measured (see ``eval_every``)."""
 
-    def __init__(self, option: Any, batches: Batches):
+    def __init__(self, option: Any, batches: Batches, done: int = 0):
+        self.done = done
         self.period = option if isinstance(option, int) else None
         if self.period is not None and not batches.has_accuracy:
             raise ValueError(f"eval_every={option!r} needs a model with an accuracy(x, split) method")
@@ -251,7 +338,7 @@ class EvalCadence:
     def due(self, k: int, epoch: int | None) -> bool:
         """True when iteration k (at the model's epoch ``epoch``) should carry an accuracy."""
         if self.period is not None:
-            return k % self.period == 0 and k > 0
+            return (self.done + k) % self.period == 0 and k > 0
         if self.per_epoch and epoch != self._last_epoch:
             self._last_epoch = epoch
             return True

@@ -15,10 +15,11 @@ iteration starts again along -g; a failure along -g ends the run (``small_step``
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from minidnn.nlpmodels import InverseLBFGSOperator
-from minidnn.solvers.core import Batches, Budget, Solver
+from minidnn.solvers.core import Batches, Budget, Solver, StateError
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.line_search import Line, LineSearchResult, armijo_wolfe, strong_wolfe
 from minidnn.solvers.parameters import (
@@ -84,6 +85,19 @@ class LBFGS(Solver):
         self.memory = InverseLBFGSOperator(
             meta.nvar, mem=params.mem, scaling=params.scaling, dtype=meta.dtype, backend=meta.backend
         )
+
+    def state(self) -> dict[str, Any]:
+        """The pairs of the inverse L-BFGS memory (the line search keeps nothing between iterations)."""
+        return {"memory": self.memory.state()}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        memory = state.get("memory")
+        if not isinstance(memory, Mapping):
+            raise StateError(f"{self.name}: the state has no 'memory' mapping")
+        try:
+            self.memory.restore(memory)
+        except ValueError as err:
+            raise StateError(f"{self.name}: {err}") from None
 
     def iterate(self) -> str | None:
         x, g, version = self.x, self.g, self.batch_version

@@ -29,6 +29,7 @@ class Momentum(StochasticSolver):
 
     name = "momentum"
     parameters = MomentumParameters
+    state_arrays = ("velocity",)
 
     def __init__(self, nlp: Any, x: Any, batches: Batches, budget: Budget, params: Any):
         super().__init__(nlp, x, batches, budget, params)

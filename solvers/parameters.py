@@ -195,6 +195,18 @@ class Function(Check):
         return "callable"
 
 
+class Dictionary(Check):
+    """A mapping (a TypeError otherwise); its entries are checked by whoever reads them."""
+
+    error = TypeError
+
+    def valid(self, value: Any, record: Any) -> bool:
+        return isinstance(value, Mapping)
+
+    def describe(self, record: Any = None) -> str:
+        return "a mapping"
+
+
 NONE = OneOf((None,))
 POSITIVE = Number(0.0, low_open=True)
 FRACTION = Number(0.0, 1.0, high_open=True)

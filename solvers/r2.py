@@ -21,9 +21,10 @@ rejected step (γ₃ = 1/2).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
-from minidnn.solvers.core import Batches, Budget, Solver
+from minidnn.solvers.core import Batches, Budget, Solver, StateError
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import FRACTION, Derived, Number, declared, machine_eps, parameter
 from minidnn.solvers.trust_region import reductions
@@ -68,6 +69,8 @@ class R2(Solver):
     name = "r2"
     parameters = R2Parameters
     step_label = "sigma"
+    state_arrays = ("memory",)
+    state_scalars = ("sigma", "beta_k")
 
     def __init__(self, nlp: Any, x: Any, batches: Batches, budget: Budget, params: R2Parameters):
         super().__init__(nlp, x, batches, budget, params)
@@ -85,6 +88,14 @@ class R2(Solver):
         super().start()
         self.sigma = 2.0 ** round(math.log2(self.grad_norm + 1.0))  # JSOSolvers.jl R2: σ₀
         self.step = self.sigma
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """σ, β_k and the momentum average m back; d follows from them."""
+        super().restore(state)
+        if not self.sigma > 0:
+            raise StateError(f"{self.name}: the state's 'sigma' must be > 0, got {self.sigma!r}")
+        self.step = self.sigma
+        self.choose_direction()
 
     def refresh(self) -> None:
         super().refresh()

@@ -32,6 +32,7 @@ class RMSprop(StochasticSolver):
 
     name = "rmsprop"
     parameters = RMSpropParameters
+    state_arrays = ("mean_squares",)
 
     def __init__(self, nlp: Any, x: Any, batches: Batches, budget: Budget, params: Any):
         super().__init__(nlp, x, batches, budget, params)

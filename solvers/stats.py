@@ -96,8 +96,10 @@ class ExecutionStats:
     Attributes: ``status`` (a key of :data:`STATUSES`, or ``"unknown"`` while running), ``message``,
     ``solution`` (a vector on the model's device), ``objective`` f(solution), ``gradient``
     ∇f(solution) (on the model's device), ``dual_feas`` ‖∇f(solution)‖, ``iter``, ``elapsed_time``
-    (seconds), ``counters`` (evaluations made by this run), ``solver_specific`` (a dict), and
-    ``history`` (one row per iteration, see :class:`History`).
+    (seconds), ``counters`` (evaluations made by this run), ``solver_specific`` (a dict),
+    ``history`` (one row per iteration, see :class:`History`), and ``state``: what continues the run
+    exactly (the ``state`` option of the next call, see :mod:`minidnn.solvers.driver`), ``None``
+    when the run stopped inside an iteration.
 
     The names of SciPy's ``OptimizeResult`` answer too, with SciPy's meanings: ``x`` the solution,
     ``fun`` the objective there, ``jac`` the gradient there, ``nit`` the number of iterations,
@@ -120,6 +122,7 @@ class ExecutionStats:
         self.counters: dict[str, int] = {}
         self.solver_specific: dict[str, Any] = {}
         self.history = history
+        self.state: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:

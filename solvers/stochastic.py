@@ -28,6 +28,7 @@ class StochasticSolver(Solver):
 
     family = "stochastic"
     step_label = "lr"
+    state_scalars = ("t",)
 
     def __init__(self, nlp: Any, x: Any, batches: Batches, budget: Budget, params: Any):
         super().__init__(nlp, x, batches, budget, params)

@@ -20,10 +20,11 @@ accepted ones), both gradients from the same minibatch.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from minidnn.solvers.core import Batches, Budget, Solver
+from minidnn.solvers.core import Batches, Budget, Solver, StateError, checked_scalar
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import Derived, Integer, declared, machine_eps, parameter
 from minidnn.solvers.steihaug import CGResult, truncated_cg
@@ -102,6 +103,28 @@ class Trunk(Solver):
         super().start()
         self.region = TrustRegion(initial_radius(self.grad_norm), self.nlp.meta.dtype)
         self.step = self.region.radius
+
+    def state(self) -> dict[str, Any]:
+        """The forcing term η_{k-1}, the radius Δ, and the quasi-Newton model's pairs (if any)."""
+        operator = self.nlp.operator.state() if self.learns_from is not None else None
+        return {"cg_tol": self.cg_tol, "radius": self.region.radius, "operator": operator}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        cg_tol = checked_scalar(self.name, state, "cg_tol", 0.0)
+        radius = checked_scalar(self.name, state, "radius", 0.0)
+        if not radius > 0:
+            raise StateError(f"{self.name}: the state's 'radius' must be > 0, got {radius!r}")
+        operator = state.get("operator")
+        if (operator is None) != (self.learns_from is None) or not isinstance(operator, Mapping | None):
+            raise ValueError(
+                f"{self.name}: the state's 'operator' does not fit the model {self.nlp.meta.name}"
+            )
+        if operator is not None:
+            try:
+                self.nlp.operator.restore(operator)
+            except ValueError as err:
+                raise StateError(f"{self.name}: {err}") from None
+        self.cg_tol, self.region.radius, self.step = cg_tol, radius, radius
 
     def iterate(self) -> str | None:
         region, x, version = self.region, self.x, self.batch_version

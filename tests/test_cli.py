@@ -121,14 +121,16 @@ def test_evaluate_reports_the_saved_accuracy(trained, tmp_path):
     assert f"{record['final']['test_loss']:.6f}" in done.stdout
 
 
-def test_resume_continues_the_history_in_the_checkpoint_folder(trained, tmp_path):
+def test_resume_continues_the_history_in_a_new_folder(trained, tmp_path):
     source, _ = trained
     folder = tmp_path / "copy"
     shutil.copytree(source, folder)
     before = _strict_json(folder / "metrics.json")
-    done = _cli(tmp_path, "train", "--resume", str(folder / "checkpoint.npz"), "--epochs", "1")
+    done = _cli(tmp_path, "train", "--resume", str(folder / "checkpoint.npz"), "--epochs", "3")
     assert done.returncode == 0, done.stderr
     assert "resumed" in done.stdout
+    assert _strict_json(folder / "metrics.json") == before
+    folder = tmp_path / "copy-resumed"
     after = _strict_json(folder / "metrics.json")
     old_iters = before["final"]["iterations"]
     assert [run["first_iteration"] for run in after["runs"]] == [0, old_iters]

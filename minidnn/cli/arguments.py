@@ -73,7 +73,16 @@ def _train(commands: argparse._SubParsersAction) -> None:
     _setting_flags(p, RunSettings, TRAIN_DEFAULTS, TRAIN, {})
     _solver_flags(p, "a solver option, e.g. atol=1e-5 or betas=0.9,0.99 (repeatable)", "KEY=VALUE")
     p.add_argument(
-        "--resume", default=None, metavar="FILE", help="continue the run saved in this checkpoint.npz"
+        "--resume",
+        default=None,
+        metavar="FILE",
+        help="continue the run saved in this checkpoint.npz, exactly where it stopped, into a new folder "
+        "(budgets are the run's totals)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="with --resume and --out naming the checkpoint's folder: replace its files",
     )
 
 

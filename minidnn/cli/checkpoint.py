@@ -1,44 +1,41 @@
-"""The checkpoint: what ``evaluate`` and ``train --resume`` need to rebuild and continue a run.
+"""The checkpoint as the command writes and reads it: the file format and its schema are
+:mod:`minidnn.checkpoint`'s; here the settings become a :class:`RunSettings`, every fault a
+:class:`CommandError` (exit 2) naming the file and the member, and the solver's state goes between
+the device and the file.
 
-A compressed NumPy ``.npz`` archive, read back with ``allow_pickle=False``, holding:
-
-``format``    ``"minidnn-checkpoint/1"``
-``vector``    the flat parameter vector (a host copy, in the run's dtype)
-``layout``    JSON: the parameters' names, shapes and offsets in the vector (``net.layout``)
-``settings``  JSON: the run's settings (:class:`~minidnn.cli.settings.RunSettings`)
-``state``     JSON: ``iterations``, ``epoch`` (the model's epoch index at the end), ``time`` (solver
-              seconds, evaluations excluded), ``status`` and ``message`` of the last run
-``history``   JSON: the per-iteration history of the run so far, resumed parts included
-
-A file that is not such an archive, or whose layout does not match the network its settings build,
-is a :class:`CommandError` naming the file. The JSON members are stored as UTF-8 bytes (uint8).
+``state`` holds ``iterations``, ``epoch`` (the model's epoch index at the end), ``time`` (solver
+seconds, evaluations excluded), ``status`` and ``message`` of the last part, ``runs`` (one record
+per part) and ``solver_state``: the solver's :attr:`~minidnn.solvers.ExecutionStats.state` where the
+run stopped (``None`` when it stopped inside an iteration, e.g. Ctrl-C during a step), from which
+``--resume`` continues exactly.
 """
 
 from __future__ import annotations
 
-import json
+import argparse
+import dataclasses
 import os
-import zipfile
-import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy
 
+from minidnn import checkpoint as files
+from minidnn.backend import Backend
 from minidnn.cli import atomic, jsonio
 from minidnn.cli.errors import CommandError
 from minidnn.cli.settings import RunSettings
 from minidnn.network import Network
 
-FORMAT = "minidnn-checkpoint/1"
 NAME = "checkpoint.npz"
-_JSON_FIELDS = ("layout", "settings", "state", "history")
+layout_of = files.layout_of
 
 
 @dataclass
 class Checkpoint:
-    """The contents of a checkpoint file (see the module docstring)."""
+    """The contents of a checkpoint file, the settings as a :class:`RunSettings`."""
 
     vector: numpy.ndarray
     layout: dict[str, list[Any]]
@@ -47,48 +44,69 @@ class Checkpoint:
     history: dict[str, list[Any]] = field(default_factory=dict)
 
 
-def layout_of(network: Network) -> dict[str, list[Any]]:
-    """The network's layout as JSON-ready lists."""
-    layout = network.layout
-    return {
-        "names": list(layout.names),
-        "shapes": [list(shape) for shape in layout.shapes],
-        "offsets": list(layout.offsets),
-    }
-
-
 def save(path: str | os.PathLike[str], checkpoint: Checkpoint) -> Path:
-    """Writes ``checkpoint`` to ``path`` atomically."""
-    texts = {
-        "layout": jsonio.dumps(checkpoint.layout),
-        "settings": jsonio.dumps(checkpoint.settings.to_dict()),
-        "state": jsonio.dumps(checkpoint.state),
-        "history": jsonio.dumps(checkpoint.history),
-    }
-    arrays = {name: _encoded(text) for name, text in {"format": FORMAT, **texts}.items()}
-    return atomic.write(path, lambda f: numpy.savez_compressed(f, vector=checkpoint.vector, **arrays))
+    """Writes ``checkpoint`` to ``path`` atomically (``state["solver_state"]``: host arrays)."""
+    solver_state = checkpoint.state.get("solver_state")
+    state = {**jsonio.plain({k: v for k, v in checkpoint.state.items() if k != "solver_state"})}
+    state["solver_state"] = solver_state
+    contents = files.Checkpoint(
+        checkpoint.vector,
+        jsonio.plain(checkpoint.layout),
+        jsonio.plain(checkpoint.settings.to_dict()),
+        state,
+        jsonio.plain(checkpoint.history),
+    )
+    return atomic.write(path, lambda f: files.write(f, contents))
 
 
 def load(path: str | os.PathLike[str]) -> Checkpoint:
-    """Reads a checkpoint; a CommandError naming the file when it is missing or not a checkpoint."""
+    """Reads and checks a checkpoint; a CommandError naming the file and the member when it is
+    missing, not a checkpoint, or breaks the schema."""
     path = Path(path)
-    if not path.is_file():
-        raise CommandError(f"checkpoint {path} does not exist")
-    if not zipfile.is_zipfile(path):
-        raise CommandError(f"{path} is not a minidnn checkpoint (not an .npz archive)")
     try:
-        with numpy.load(path, allow_pickle=False) as archive:
-            found = _decoded(archive["format"])
-            if found != FORMAT:
-                raise ValueError(f"format {found!r}, expected {FORMAT!r}")
-            parts = {name: json.loads(_decoded(archive[name])) for name in _JSON_FIELDS}
-            vector = numpy.array(archive["vector"])
-        settings = RunSettings.from_dict(parts["settings"])
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as err:
-        raise CommandError(f"{path} is not a readable minidnn checkpoint: {err}") from None
-    if vector.ndim != 1:
-        raise CommandError(f"{path}: the parameter vector has shape {vector.shape}, expected one axis")
-    return Checkpoint(vector, parts["layout"], settings, parts["state"], parts["history"])
+        contents = files.read(path)
+    except files.CheckpointError as err:
+        if err.member is None and not path.is_file():
+            raise CommandError(f"checkpoint {path} does not exist") from None
+        raise CommandError(f"{err}\nthe file is not a usable minidnn checkpoint") from None
+    try:
+        settings = RunSettings.from_dict(contents.settings)
+        check_settings(settings)
+    except (TypeError, ValueError) as err:
+        raise CommandError(f"{path}: settings: {err}\nthe file is not a usable minidnn checkpoint") from None
+    return Checkpoint(contents.vector, contents.layout, settings, contents.state, contents.history)
+
+
+def check_settings(settings: RunSettings) -> None:
+    """A ValueError naming the first setting that its flag would not accept (a choice, a type, a
+    range); ``None`` passes for the budgets and the optional folders."""
+    for spec in dataclasses.fields(RunSettings):
+        value = getattr(settings, spec.name)
+        flag = spec.metadata.get("flag")
+        if flag is None or value is None:
+            continue
+        if "choices" in flag and value not in flag["choices"]:
+            raise ValueError(f"{spec.name} {value!r} is not one of {', '.join(map(str, flag['choices']))}")
+        convert = flag.get("type")
+        if convert is not None and _refused(convert, value):
+            raise ValueError(
+                f"{spec.name} {value!r} is not a valid value for --{spec.name.replace('_', '-')}"
+            )
+        if flag.get("action") == "store_const" and not isinstance(value, bool):
+            raise ValueError(f"{spec.name} {value!r} is not true or false")
+    if not all(isinstance(key, str) for key in settings.options):
+        raise ValueError("the solver options' names are not strings")
+
+
+def _refused(convert: Any, value: Any) -> bool:
+    """True unless ``convert`` (an argparse type) reads the text of ``value`` back as ``value``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | tuple):
+        return True
+    text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    try:
+        return convert(text) != value
+    except (argparse.ArgumentTypeError, TypeError, ValueError):
+        return True
 
 
 def check_layout(path: str | os.PathLike[str], checkpoint: Checkpoint, network: Network) -> None:
@@ -102,15 +120,16 @@ def check_layout(path: str | os.PathLike[str], checkpoint: Checkpoint, network: 
             )
     if checkpoint.vector.shape != (network.nvar,):
         raise CommandError(
-            f"{path}: the vector holds {checkpoint.vector.size} values, the network has {network.nvar}"
+            f"{path}: vector: holds {checkpoint.vector.size} values, the network has {network.nvar}"
         )
 
 
-def _encoded(text: str) -> numpy.ndarray:
-    return numpy.frombuffer(text.encode("utf-8"), dtype=numpy.uint8)
-
-
-def _decoded(array: numpy.ndarray) -> str:
-    if array.dtype != numpy.uint8 or array.ndim != 1:
-        raise ValueError(f"a text member has dtype {array.dtype} and shape {array.shape}")
-    return array.tobytes().decode("utf-8")
+def on_host(be: Backend, value: Any) -> Any:
+    """``value`` (a solver state) with every device array copied to a host NumPy array."""
+    if be.owns(value):
+        return be.to_host(value)
+    if isinstance(value, Mapping):
+        return {key: on_host(be, item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [on_host(be, item) for item in value]
+    return value

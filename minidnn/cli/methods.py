@@ -83,7 +83,8 @@ def solve(
 
     A TypeError or ValueError raised before the first callback (the solvers check every option
     before evaluating anything) is the user's: it becomes a :class:`CommandError` with the
-    solver's own message, which lists the valid options.
+    solver's own message, which lists the valid options. A ``solvers.StateError`` (a resumed run's
+    saved state that does not fit) passes through for the caller to name its file.
     """
     check_options(options)
     started = False
@@ -95,6 +96,8 @@ def solve(
 
     try:
         return solvers.minimize(nlp, method(name), x0, callback=watched, **options)
+    except solvers.StateError:
+        raise
     except (TypeError, ValueError) as err:
         if started:
             raise

@@ -10,12 +10,10 @@ be writable), data, model, solver run, final test evaluation, files, summary.
 
 Resuming (``--resume FILE``): the settings come from the checkpoint; flags given on the command line
 override them, except those that define the network and its data order
-(:data:`~minidnn.cli.settings.FIXED_ON_RESUME`). Budgets given on the command line (``--epochs``,
-``--max-time``, ``--max-iter``) are those of the resumed part; left out, the checkpoint's budgets
-apply again. Files go to the checkpoint's folder unless ``--out`` says otherwise; there the
-checkpoint, metrics and plot are replaced, with the history joined (:mod:`.history`). The model
-restarts at the first batch of the epoch in which the run stopped (the per-epoch shuffles are those
-of an uninterrupted run); the solver's own state (moments, quasi-Newton pairs, radius) starts afresh.
+(:data:`~minidnn.cli.settings.FIXED_ON_RESUME`). Budgets are the run's totals; files go to a new
+folder unless ``--out`` (and ``--overwrite`` for the checkpoint's own folder) says otherwise; the
+run continues exactly where the solver's state was saved (:mod:`.resume`). The history is joined
+(:mod:`.history`).
 
 Ctrl-C stops the solver (status ``user``); the checkpoint, metrics and plot of the run so far are
 written, the command says where and exits with 130. Ctrl-C before the first iteration saves nothing.
@@ -29,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from minidnn import datasets, solvers
-from minidnn.cli import arguments, history, methods, metrics, outdir, plots, problem, progress
+from minidnn.cli import arguments, history, methods, metrics, outdir, plots, problem, progress, resume
 from minidnn.cli import checkpoint as checkpoints
 from minidnn.cli.errors import INTERRUPTED, OK, CommandError
 from minidnn.cli.interrupts import sigint_ignored
@@ -59,13 +57,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     given = arguments.given(args, RunSettings)
     options = {**arguments.solver_options(args), **dict(args.option)}
     settings = resolve(given, options, resumed.settings if resumed else None)
-    if "out" not in given:
-        folder = (
-            source.parent
-            if source
-            else outdir.default_folder(settings.dataset, settings.model, settings.solver)
-        )
-        settings.out = str(folder)
+    if source is not None:
+        resume.solver_options(settings, resumed)  # a spent budget is reported before anything is loaded
+        settings.out = str(resume.output_folder(source, given.get("out"), args.overwrite))
+    elif "out" not in given:
+        settings.out = str(outdir.default_folder(settings.dataset, settings.model, settings.solver))
     folder, created = outdir.prepare(settings.out)
     try:
         session = start(settings, folder, resumed, source)
@@ -107,8 +103,7 @@ def start(
     if resumed is not None:
         checkpoints.check_layout(source, resumed, network)
         x0 = nlp.meta.backend.to_device(resumed.vector, dtype=settings.dtype)
-        while nlp.epoch < int(resumed.state.get("epoch", 0)):
-            nlp.next_minibatch()
+        resume.position_model(nlp, source, resumed, settings)
     session = Session(settings, folder, test_data, network, nlp, x0, resumed, source)
     header(session, train_data)
     return session
@@ -130,11 +125,7 @@ def header(session: Session, train_data: datasets.Dataset) -> None:
         ("output", str(session.folder)),
     ]  # fmt: skip
     if session.resumed is not None:
-        state = session.resumed.state
-        items.append(
-            ("resumed", f"from {session.source} at iteration {state.get('iterations', 0)}, "
-                        f"epoch {state.get('epoch', 0)}")
-        )  # fmt: skip
+        items.append(("resumed", resume.describe(session.source, session.settings, session.resumed)))
     print("minidnn train", flush=True)
     progress.block(items)
 
@@ -172,7 +163,11 @@ def train(session: Session) -> solvers.ExecutionStats | None:
         enabled=s.verbose == 0,
     )
     try:
-        return methods.solve(session.nlp, s.solver, session.x0, s.solver_options(), tracker)
+        options = resume.solver_options(s, session.resumed)
+        try:
+            return methods.solve(session.nlp, s.solver, session.x0, options, tracker)
+        except solvers.StateError as err:
+            raise resume.unusable(session.source, err) from None
     except KeyboardInterrupt:
         stats = tracker.stats
         if stats is not None:
@@ -219,6 +214,7 @@ def save(
         "status": stats.status,
         "message": stats.message,
         "runs": [*state0.get("runs", []), this_run],
+        "solver_state": checkpoints.on_host(nlp.meta.backend, stats.state),
     }
     vector = nlp.meta.backend.to_host(stats.solution)
     layout = checkpoints.layout_of(session.network)
