@@ -481,3 +481,14 @@ def test_minibatch_models_are_told_apart_by_the_protocol() -> None:
     fixed = Batches(Quadratic())
     assert not fixed.minibatched and not fixed.has_accuracy
     assert fixed.version == 0 and fixed.epoch is None and not fixed.advance()
+
+
+@pytest.mark.parametrize("method", DETERMINISTIC)
+def test_objective_that_turns_nan_is_an_exception(method: str) -> None:
+    xs = []
+    stats = solvers.minimize(
+        Poisoned(after=3), method, atol=0.0, rtol=0.0, callback=lambda n, s, st: xs.append(s.x.copy())
+    )
+    assert stats.status == "exception" and "objective" in stats.message
+    numpy.testing.assert_array_equal(stats.solution, xs[-1])
+    assert math.isfinite(stats.objective)

@@ -8,7 +8,7 @@ The flags of ``train`` and ``compare`` come from declarations, none is written h
   records (``solvers.METHODS[name].parameters``): its help gives the meaning and each solver's default.
 
 Every list of choices comes from the registries (``datasets.NAMES``, ``minidnn.models.PRESETS``,
-the solvers of :mod:`minidnn.cli.methods`, ``minidnn.backend.NAMES`` and ``DTYPE_NAMES``), so an
+the solvers of :mod:`minidnn.cli.methods`, :data:`~minidnn.cli.settings.BACKENDS` and ``DTYPE_NAMES``), so an
 unknown name is answered with the valid ones. A flag left out is absent from the parsed arguments
 (``argparse.SUPPRESS``): :func:`given` and :func:`solver_options` return those present, so that a
 resumed run can tell which were given (:func:`minidnn.cli.settings.resolve`).
@@ -21,9 +21,10 @@ import dataclasses
 from typing import Any
 
 import minidnn
-from minidnn import backend, solvers
+from minidnn import solvers
 from minidnn.cli import values
 from minidnn.cli.settings import (
+    BACKENDS,
     COMPARE,
     COMPARE_DEFAULTS,
     TRAIN,
@@ -95,7 +96,7 @@ def _evaluate(commands: argparse._SubParsersAction) -> None:
         const=False,
         help="never download missing data files",
     )
-    p.add_argument("--backend", choices=backend.NAMES, help="array backend (default: the checkpoint's)")
+    p.add_argument("--backend", choices=BACKENDS, help="array backend (default: the checkpoint's)")
 
 
 def _compare(commands: argparse._SubParsersAction) -> None:

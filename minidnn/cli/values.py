@@ -63,9 +63,27 @@ def nonnegative_float(text: str) -> float:
 
 
 def int_list(text: str) -> tuple[int, ...]:
-    """Comma-separated positive integers, e.g. ``128,64`` (argparse type)."""
-    parts = [part for part in text.split(",") if part.strip()]
+    """Comma-separated positive integers, e.g. ``128,64``; ``none`` for an empty list (argparse type).
+
+    An empty item (``,``, ``64,,32``, ``''``) is an error, not a list with fewer sizes.
+    """
+    if text.strip().lower() == "none":
+        return ()
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers >= 1 such as 128,64 (or none), got {text!r}"
+        )
     return tuple(positive_int(part) for part in parts)
+
+
+def folder(text: str) -> str:
+    """A folder path that is not empty (argparse type): ``''`` would mean the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "expected a folder, got an empty path (use . for the current folder)"
+        )
+    return text
 
 
 def name_list(valid: tuple[str, ...], what: str) -> Callable[[str], tuple[str, ...]]:
