@@ -90,7 +90,11 @@ def test_train_prints_header_progress_and_summary(trained):
         assert words in out
     rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
     # the start (in epoch 1), then one row per completed epoch, numbered from 1
-    assert [(row[0], row[1], row[2]) for row in rows] == [("1", "0/46", "0"), ("1", "46/46", "46"), ("2", "46/46", "92")]
+    assert [(row[0], row[1], row[2]) for row in rows] == [
+        ("1", "0/46", "0"),
+        ("1", "46/46", "46"),
+        ("2", "46/46", "92"),
+    ]
     assert rows[-1][6] != "-"  # test accuracy at each completed epoch
     assert "max_epochs" in out and "test" in out
     assert "pip install -e '.[plot]'" in out  # matplotlib hidden: the note says how to get plots

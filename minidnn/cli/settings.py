@@ -12,7 +12,8 @@ command's defaults (:data:`TRAIN_DEFAULTS`, :data:`COMPARE_DEFAULTS`). The setti
 
 Budgets: ``epochs``, ``max_time`` (seconds of solver time, evaluations excluded) and ``max_iter``;
 ``None`` (0 on the command line) means no limit. At least one is required; ``forever`` (``--forever``)
-says explicitly that the run has none and ends with Ctrl-C (the saved state can be resumed).
+says explicitly that the run has none (the defaults' budgets are dropped; giving one is an error) and
+ends with Ctrl-C (the saved state can be resumed).
 Solver options are ``options``; the command's own
 defaults (:func:`minidnn.cli.methods.default_options`) are merged in, so the record is complete.
 """
@@ -285,8 +286,8 @@ def resolve(
         _check_fixed(base, given)
     settings = dataclasses.replace(base if base is not None else defaults, **given)
     for name in BUDGETS:
-        if getattr(settings, name) == 0:
-            setattr(settings, name, None)
+        if getattr(settings, name) == 0 or (settings.forever and name not in given):
+            setattr(settings, name, None)  # 0 is no limit; --forever drops the budgets not given
     _check_budget(settings)
     inherited = base.options if base is not None and base.solver == settings.solver else {}
     settings.options = {
@@ -299,7 +300,7 @@ def resolve(
 
 
 def _check_budget(settings: RunSettings) -> None:
-    """At least one budget, unless ``--forever`` says that none is meant; not both."""
+    """At least one budget, unless ``--forever`` says that none is meant (then none may be given)."""
     given = [name for name in BUDGETS if getattr(settings, name) is not None]
     if not given and not settings.forever:
         raise CommandError(
