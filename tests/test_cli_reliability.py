@@ -170,7 +170,8 @@ def test_a_lock_from_another_host_is_held(tmp_path, capsys):
 )
 def test_no_budget_is_an_error(args, tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "o")]) == USAGE
-    assert "no budget" in capsys.readouterr().err and "--forever" in capsys.readouterr().err + "--forever"
+    err = capsys.readouterr().err
+    assert "no budget" in err and "--forever" in err
     assert not (tmp_path / "o").exists()
 
 
