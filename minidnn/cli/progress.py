@@ -42,7 +42,7 @@ _COLUMNS = (
     ("eta epoch", 9),
     ("eta run", 8),
 )
-_REFRESH = 0.1
+REFRESH = 0.1
 """Seconds between two updates of the in-place line (tqdm's default ``mininterval``)."""
 _CLEAR = "\r\x1b[K"
 """Carriage return, then erase to the end of the line (ANSI EL)."""
@@ -104,8 +104,10 @@ class Progress:
         time_offset: float = 0.0,
         enabled: bool = True,
         stream: TextIO | None = None,
+        refresh: float = REFRESH,
     ):
         self.every = every
+        self.refresh = refresh
         self.batches = max(int(batches_per_epoch), 1)
         self.budget = budget
         self.iter_offset = iter_offset
@@ -138,7 +140,7 @@ class Progress:
         if completed or k == 0 or (not self._live and now - self._last_print >= self.every):
             self._last_print = now
             self.row(cells)
-        elif self._live and now - self._last_print >= _REFRESH:
+        elif self._live and now - self._last_print >= self.refresh:
             self._last_print = now
             transient(self.stream, self._line(cells))
         if completed:
