@@ -17,7 +17,7 @@ class Terminal(io.StringIO):
         return True
 
 
-def _run(stream: io.StringIO, every: float = 0.0, epochs: int = 2) -> tuple[NeuralNetModel, list[float]]:
+def _run(stream: io.StringIO, every: float = 1e-9, epochs: int = 2) -> tuple[NeuralNetModel, list[float]]:
     """Adam for ``epochs`` epochs of the digits (batch 256: 6 batches an epoch), progress to ``stream``."""
     nlp = NeuralNetModel(
         models.mlp((64, 16, 10), seed=0), datasets.load("digits", "train"), datasets.load("digits", "test"),
@@ -54,11 +54,15 @@ def test_plain_rows_count_the_epoch_in_progress_and_the_batch_position():
     assert rows[-1][10] == "0:00"  # nothing left of the run at its end
 
 
-def test_plain_rows_within_an_epoch_wait_for_the_interval():
-    out = io.StringIO()
-    _run(out, every=3600.0)
-    rows = [line.split() for line in out.getvalue().splitlines()[1:]]
+@pytest.mark.parametrize("stream", [io.StringIO, Terminal])
+@pytest.mark.parametrize("every", [3600.0, 0.0])
+def test_rows_within_an_epoch_wait_for_the_interval_and_zero_is_off(every, stream):
+    out = stream()
+    _run(out, every=every)
+    lines = out.getvalue().replace("\r\x1b[K", "\n").splitlines()
+    rows = [line.split() for line in lines if line.split()[:1] in (["1"], ["2"])]
     assert [r[1] for r in rows] == ["0/6", "6/6", "6/6"]  # the start, then each completed epoch
+    assert ("batch 1/6" in out.getvalue()) == (every > 0 and stream is Terminal)
 
 
 def test_a_terminal_gets_one_line_updated_in_place():

@@ -50,7 +50,7 @@ def _start(tmp_path: Path, *args: str) -> subprocess.Popen:
 
 # -- output: a closed stdout, a full disk, a locked folder ---------------------------------------------------
 def test_a_reader_that_goes_away_does_not_stop_the_run(tmp_path):
-    process = _start(tmp_path, "train", "--epochs", "2", "--progress", "0", "--out", "run")
+    process = _start(tmp_path, "train", "--epochs", "2", "--progress", "1e-9", "--out", "run")
     head = [process.stdout.readline() for _ in range(3)]  # as `minidnn train | head -3`
     process.stdout.close()
     assert process.wait(timeout=120) == 0
@@ -123,10 +123,11 @@ def test_compare_on_a_full_disk_exits_2(tmp_path, monkeypatch, capsys):
 def test_a_second_run_into_a_busy_folder_fails_at_once(tmp_path, capsys):
     first = _start(tmp_path, "train", "--epochs", "0", "--max-time", "60", "--out", "run")
     try:
-        deadline = time.monotonic() + 60
-        while not (tmp_path / "run" / outdir.LOCK).exists():
-            assert time.monotonic() < deadline and first.poll() is None, first.stderr.read()
-            time.sleep(0.05)
+        row = ""
+        while not row.startswith("    1 "):  # the first run holds the lock and has iterated
+            row = first.stdout.readline()
+            assert row or first.poll() is None, first.stderr.read()
+        assert (tmp_path / "run" / outdir.LOCK).exists()
         started = time.monotonic()
         assert main([*RUN, "--out", str(tmp_path / "run")]) == USAGE
         assert time.monotonic() - started < 5
@@ -203,6 +204,8 @@ def test_compare_checks_every_solvers_options_before_the_first_run(tmp_path, cap
         (["--out", ""], "argument --out"),
         (["--seed", "-1"], "argument --seed"),
         (["--backend", "array-api-strict"], "argument --backend"),
+        (["--data-dir", ""], "argument --data-dir"),
+        (["--resume", ""], "argument --resume"),
     ],
 )
 def test_bad_small_values_name_their_flag(args, words, capsys):
@@ -210,6 +213,12 @@ def test_bad_small_values_name_their_flag(args, words, capsys):
         main(["train", *args])
     assert exit_info.value.code == USAGE
     assert words in capsys.readouterr().err
+
+
+def test_a_solver_named_twice_in_compare_is_an_error(capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--solvers", "adam,lbfgs,adam"])
+    assert "adam given twice" in capsys.readouterr().err
 
 
 def test_hidden_none_is_an_mlp_without_hidden_layers(tmp_path, capsys):

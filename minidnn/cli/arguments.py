@@ -74,7 +74,11 @@ def _train(commands: argparse._SubParsersAction) -> None:
     _setting_flags(p, RunSettings, TRAIN_DEFAULTS, TRAIN, {})
     _solver_flags(p, "a solver option, e.g. atol=1e-5 or betas=0.9,0.99 (repeatable)", "KEY=VALUE")
     p.add_argument(
-        "--resume", default=None, metavar="FILE", help="continue the run saved in this checkpoint.npz"
+        "--resume",
+        default=None,
+        type=values.path,
+        metavar="FILE",
+        help="continue the run saved in this checkpoint.npz",
     )
 
 
@@ -84,10 +88,19 @@ def _evaluate(commands: argparse._SubParsersAction) -> None:
         help="loss and accuracy of a saved checkpoint on a split",
         description="Rebuild the network of a checkpoint and report its loss and accuracy on a split.",
     )
-    p.add_argument("--checkpoint", required=True, metavar="FILE", help="a checkpoint.npz written by train")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        type=values.path,
+        metavar="FILE",
+        help="a checkpoint.npz written by train",
+    )
     p.add_argument("--split", choices=("test", "train"), default="test", help="the split (default test)")
     p.add_argument(
-        "--data-dir", metavar="DIR", help="folder holding the data set (default: the checkpoint's)"
+        "--data-dir",
+        type=values.path,
+        metavar="DIR",
+        help="folder holding the data set (default: the checkpoint's)",
     )
     p.add_argument(
         "--no-download",

@@ -8,7 +8,9 @@ accuracy measured there) and one for the starting point; within an epoch:
       epoch 3/30  batch 12/57  f 0.3456 (batch 0.2811)  ||g|| 1.2e-01  845 it/s  eta 0:01 epoch, 0:24 run
 
 - elsewhere (a pipe, a file, CI logs), a plain row of the table whenever ``every`` seconds passed
-  since the last row (``--progress S``; 0: a row per iteration), so a log holds no control codes.
+  since the last row (``--progress S``), so a log holds no control codes.
+
+``every`` = 0 turns both off: the table alone (0 means off, as for the budgets).
 
 Columns: epoch (the epoch in progress, from 1; a completed epoch's row shows that epoch), batch k/N
 (iterations since the epoch began, of the batches in an epoch), iteration, f as the running mean of
@@ -137,7 +139,12 @@ class Progress:
         position = min(k - self._start_iter, self.batches)
         cells = self._cells(stats, epoch if completed else epoch + 1, position, f)
         now = time.perf_counter()
-        if completed or k == 0 or (not self._live and now - self._last_print >= self.every):
+        if completed or k == 0:
+            self._last_print = now
+            self.row(cells)
+        elif self.every == 0:
+            pass
+        elif not self._live and now - self._last_print >= self.every:
             self._last_print = now
             self.row(cells)
         elif self._live and now - self._last_print >= self.refresh:

@@ -70,6 +70,7 @@ class RunSettings:
         metadata=flag(
             "folder holding <dataset>/ or its files",
             group=_DATA,
+            type=values.path,
             metavar="DIR",
             shown="$MINIDNN_DATA, else ~/.cache/minidnn",
         ),
@@ -182,7 +183,7 @@ class RunSettings:
         metadata=flag(
             "output folder",
             group=_OUTPUT,
-            type=values.folder,
+            type=values.path,
             metavar="DIR",
             shown={
                 TRAIN: "runs/<time>-<dataset>-<model>-<solver>",
@@ -193,7 +194,8 @@ class RunSettings:
     progress: float = field(
         default=5.0,
         metadata=flag(
-            "also print a row every S seconds within long epochs",
+            "also print a row every S seconds within long epochs (0: none; on a terminal a line "
+            "updated in place instead)",
             group=_OUTPUT,
             commands=(TRAIN,),
             type=values.nonnegative_float,

@@ -77,12 +77,11 @@ def int_list(text: str) -> tuple[int, ...]:
     return tuple(positive_int(part) for part in parts)
 
 
-def folder(text: str) -> str:
-    """A folder path that is not empty (argparse type): ``''`` would mean the current folder."""
+def path(text: str) -> str:
+    """A path that is not empty (argparse type): ``''`` would silently mean the current folder, or
+    no file at all."""
     if not text.strip():
-        raise argparse.ArgumentTypeError(
-            "expected a folder, got an empty path (use . for the current folder)"
-        )
+        raise argparse.ArgumentTypeError("expected a path, got an empty one (use . for the current folder)")
     return text
 
 
@@ -91,6 +90,9 @@ def name_list(valid: tuple[str, ...], what: str) -> Callable[[str], tuple[str, .
 
     def names(text: str) -> tuple[str, ...]:
         chosen = tuple(name.strip() for name in text.split(",") if name.strip())
+        repeated = sorted({name for name in chosen if chosen.count(name) > 1})
+        if repeated:
+            raise argparse.ArgumentTypeError(f"{what} {', '.join(repeated)} given twice in {text!r}")
         unknown = [name for name in chosen if name not in valid]
         if unknown or not chosen:
             raise argparse.ArgumentTypeError(
