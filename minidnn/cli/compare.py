@@ -10,8 +10,12 @@ times; the solvers' own per-epoch evaluations are off.
 The default reproduces the KnetNLPModels LeNet tutorial on MNIST (LeNet-5, batch 100, 30 s each:
 r2, lbfgs and trunk on an LSR1Model) and adds trunk with exact Hessian-vector products, and adam.
 
-Output folder: ``compare.json`` (settings, versions, and per solver its status, counters, final test
-accuracy and loss, accuracy curve and history) and ``compare.png`` (needs matplotlib). Ctrl-C stops
+Every solver's options are checked on the model before the first run starts; the column titles
+come before the first result row.
+
+Output folder (locked for the comparison, :mod:`.outdir`): ``compare.json`` (settings, versions, and
+per solver its status, counters, final test accuracy and loss, accuracy curve and history), then
+``compare.png`` (needs matplotlib); a file that cannot be written gives exit code 2 with the reason. Ctrl-C stops
 the current solver and skips the rest; what was measured is saved, and the exit code is 130.
 """
 

@@ -5,8 +5,12 @@ in the output folder:
     metrics.json     settings, versions, per-iteration history, final test loss and accuracy
     curves.png       objective and test accuracy against time and epochs (needs matplotlib)
 
-Order of work: settings, then the output folder is checked (nothing is loaded before it is known to
-be writable), data, model, solver run, final test evaluation, files, summary.
+Order of work: settings, then the output folder is claimed (created, and locked for the run:
+nothing is loaded before it is known to be writable and free, :mod:`.outdir`), data, model, solver
+run, final test evaluation, files, summary. The files are written in order of need: the checkpoint
+first, then the metrics, then the optional plot. A file that cannot be written (a full disk, a
+quota) does not stop the others; after the summary the command names the folder, the files that
+failed with the reason, and those kept, and exits with 2.
 
 Resuming (``--resume FILE``): the settings come from the checkpoint; flags given on the command line
 override them, except those that define the network and its data order
