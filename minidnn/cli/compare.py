@@ -15,8 +15,8 @@ come before the first result row.
 
 Output folder (locked for the comparison, :mod:`.outdir`): ``compare.json`` (settings, versions, and
 per solver its status, counters, final test accuracy and loss, accuracy curve and history), then
-``compare.png`` (needs matplotlib); a file that cannot be written gives exit code 2 with the reason. Ctrl-C stops
-the current solver and skips the rest; what was measured is saved, and the exit code is 130.
+``compare.png`` (needs matplotlib); a file that cannot be written gives exit code 2 with the reason.
+Ctrl-C stops the current solver and skips the rest; what was measured is saved, and the exit code is 130.
 """
 
 from __future__ import annotations
