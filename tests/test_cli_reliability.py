@@ -274,3 +274,18 @@ def test_compare_prints_its_titles_before_the_rows(tmp_path, capsys):
     titles = next(i for i, line in enumerate(lines) if line.startswith("solver "))
     rows = [i for i, line in enumerate(lines) if line.startswith(("adam ", "r2 "))]
     assert len(rows) == 2 and titles < min(rows)
+
+
+def test_a_default_folder_taken_meanwhile_gets_the_next_suffix(tmp_path):
+    stem = tmp_path / "runs" / "20260101-000000-digits-mlp-adam"
+    stem.mkdir(parents=True)  # another run created it between the name and the claim
+    with outdir.claimed(stem, fresh=True) as folder:
+        assert folder == stem.with_name(stem.name + "-2") and (folder / outdir.LOCK).is_file()
+    assert not folder.exists() and stem.exists()  # the unused new folder is removed, the other kept
+
+
+def test_two_default_runs_at_once_both_finish(tmp_path):
+    runs = [_start(tmp_path, *RUN) for _ in range(2)]
+    assert [run.wait(timeout=120) for run in runs] == [0, 0], [run.stderr.read() for run in runs]
+    folders = sorted((tmp_path / "runs").iterdir())
+    assert len(folders) == 2 and all((f / checkpoints.NAME).is_file() for f in folders)

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     folder = (
         Path(common.out) if common.out else outdir.default_folder("compare", common.dataset, common.model)
     )
-    with outdir.claimed(folder) as folder:
+    with outdir.claimed(folder, fresh=not common.out) as folder:
         common.out = str(folder)
         return _compare_in(folder, common, comparison, per_solver, argv)
 

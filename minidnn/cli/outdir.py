@@ -39,17 +39,26 @@ def default_folder(*parts: str) -> Path:
 
 
 @contextlib.contextmanager
-def claimed(folder: str | os.PathLike[str]) -> Iterator[Path]:
+def claimed(folder: str | os.PathLike[str], *, fresh: bool = False) -> Iterator[Path]:
     """Creates ``folder`` (and its parents) and holds its lock for the ``with`` block.
 
+    With ``fresh`` (a default folder from :func:`default_folder`), the folder must be new: when
+    another run created it first (two runs started in the same second), the next suffix is taken.
     A CommandError naming the folder when it cannot be created or written to, or when another run
     holds its lock. On leaving, the lock is removed and so are the folders this call created that
     are still empty.
     """
     path = Path(folder)
-    created = [p for p in (path, *path.parents) if not p.exists()]
+    created = [p for p in path.parents if not p.exists()]
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fresh:
+            path = _new(path)
+            created.insert(0, path)
+        else:
+            if not path.exists():
+                created.insert(0, path)
+            path.mkdir(exist_ok=True)
         _lock(path / LOCK)
     except OSError as err:
         discard_if_empty(created)
@@ -63,6 +72,17 @@ def claimed(folder: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         (path / LOCK).unlink(missing_ok=True)
         discard_if_empty(created)
+
+
+def _new(path: Path) -> Path:
+    """``path``, or ``path-2``, ``path-3``, ...: the first that this call creates."""
+    candidate, k = path, 2
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            candidate, k = path.with_name(f"{path.name}-{k}"), k + 1
 
 
 def _lock(lock: Path) -> None:

@@ -64,6 +64,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     given = arguments.given(args, RunSettings)
     options = {**arguments.solver_options(args), **dict(args.option)}
     settings = resolve(given, options, resumed.settings if resumed else None)
+    fresh = "out" not in given and source is None
     if "out" not in given:
         folder = (
             source.parent
@@ -71,7 +72,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             else outdir.default_folder(settings.dataset, settings.model, settings.solver)
         )
         settings.out = str(folder)
-    with outdir.claimed(settings.out) as folder:
+    with outdir.claimed(settings.out, fresh=fresh) as folder:
+        settings.out = str(folder)
         return _run_in(folder, settings, resumed, source, argv)
 
 
