@@ -40,8 +40,10 @@ the deterministic ones move to the next minibatch after every iteration (resampl
 {" ".join(solvers.DETERMINISTIC)}. trunk uses the network's exact Hessian-vector products;
 trunk-lsr1 (= lsr1) is trunk on an L-SR1 model, as in the KnetNLPModels tutorial; both cap their
 inner CG at cg_max_iter=20. On minibatches the gradient test is off (atol=0, rtol=0): the budget
-ends the run. Each solver's own parameters have flags (solver options); any other option of the
-solvers goes through --option KEY=VALUE (e.g. --option atol=1e-5 or --option eval_every=100).
+ends the run. A run needs at least one budget (--epochs, --max-time, --max-iter; 0 is no limit), or
+--forever to run until Ctrl-C. Each solver's own parameters have flags (solver options); any other
+option of the solvers goes through --option KEY=VALUE (e.g. --option atol=1e-5 or --option
+eval_every=100).
 """
 
 _SOLVER_OPTION = "solver option "
