@@ -115,7 +115,7 @@ def build_model(
         )
     except _backend.BackendUnavailable as err:
         hint = ' (install the gpu extra: pip install "minidnn[gpu]")' if settings.backend == "cupy" else ""
-        raise CommandError(f"backend {settings.backend} is unavailable: {err}{hint}") from None
+        raise CommandError(f"{err}{hint}") from None
     except (TypeError, ValueError) as err:
         raise CommandError(
             f"model {settings.model} does not fit the {settings.dataset} data "
