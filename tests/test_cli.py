@@ -359,7 +359,8 @@ def test_no_command_prints_the_usage(capsys):
 
 
 # -- Ctrl-C --------------------------------------------------------------------------------------------
-def test_sigint_saves_the_run_so_far(tmp_path):
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_saves_the_run_so_far(tmp_path, signal_number):
     process = subprocess.Popen(
         [sys.executable, "-m", "minidnn", "train", "--epochs", "0", "--max-time", "120", "--out", "run"],
         cwd=tmp_path,
@@ -386,11 +387,11 @@ def test_sigint_saves_the_run_so_far(tmp_path):
             last = lines.get(timeout=1)
         except queue.Empty:
             pass
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signal_number)
     assert process.wait(timeout=60) == INTERRUPTED
     reader.join(timeout=10)
     out = "".join(collected)
-    assert "interrupted (Ctrl-C): the run so far is saved in run" in out
+    assert "interrupted (Ctrl-C or SIGTERM): the run so far is saved in run" in out
     assert "minidnn train --resume run/checkpoint.npz" in out
     record = _strict_json(tmp_path / "run" / "metrics.json")
     assert record["status"] == "user" and record["final"]["iterations"] > 0

@@ -18,8 +18,9 @@ training step allocates the same large temporaries again and again.
 
 Exit codes (:mod:`.errors`): 0 done, 1 unexpected failure, 2 bad input (unknown names, bad options,
 missing data, unwritable output folder, a folder another run is writing to, a full disk), 130
-interrupted by Ctrl-C. A closed stdout (``minidnn train | head``) does not change the exit code: the
-run goes on and saves its files (:mod:`.output`).
+interrupted by Ctrl-C or SIGTERM (``kill``, a scheduler's time limit), after saving the run so far.
+A closed stdout (``minidnn train | head``) does not change the exit code: the run goes on and saves
+its files (:mod:`.output`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import sys
 
 from minidnn.cli import output
 from minidnn.cli.errors import INTERRUPTED, USAGE, CommandError
+from minidnn.cli.interrupts import terminate_as_interrupt
 
 __all__ = ["main"]
 
@@ -35,7 +37,7 @@ __all__ = ["main"]
 def main(argv: list[str] | None = None) -> int:
     """Runs the command with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    with output.guarded():
+    with output.guarded(), terminate_as_interrupt():
         return _main(argv)
 
 

@@ -98,7 +98,7 @@ def _compare_in(
     if len(saved) < 2:
         print(plots.NOTE, flush=True)
     if interrupted:
-        print(f"interrupted (Ctrl-C): the results so far are saved in {folder}", flush=True)
+        print(f"interrupted (Ctrl-C or SIGTERM): the results so far are saved in {folder}", flush=True)
         return INTERRUPTED
     return OK
 

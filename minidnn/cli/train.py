@@ -21,7 +21,7 @@ checkpoint, metrics and plot are replaced, with the history joined (:mod:`.histo
 restarts at the first batch of the epoch in which the run stopped (the per-epoch shuffles are those
 of an uninterrupted run); the solver's own state (moments, quasi-Newton pairs, radius) starts afresh.
 
-Ctrl-C stops the solver (status ``user``); the checkpoint, metrics and plot of the run so far are
+Ctrl-C or SIGTERM stops the solver (status ``user``); the checkpoint, metrics and plot of the run so far are
 written, the command says where and exits with 130. Ctrl-C before the first iteration saves nothing.
 """
 
@@ -102,7 +102,7 @@ def _run_in(
         raise CommandError(unwritten(folder, saved, failed))
     if interrupted:
         print(
-            f"interrupted (Ctrl-C): the run so far is saved in {folder}; "
+            f"interrupted (Ctrl-C or SIGTERM): the run so far is saved in {folder}; "
             f"continue it with: minidnn train --resume {saved[0]}",
             flush=True,
         )
