@@ -61,13 +61,25 @@ class Budget:
     iterations and epochs. ``None`` means no limit. ``resample`` belongs to the deterministic family
     (stochastic solvers take one step per minibatch by definition); see :mod:`minidnn.solvers.driver`
     for ``resample`` and ``eval_every``.
+
+    The gradient test is off when atol = rtol = 0 (0 means off, as for the budgets of the command
+    line). A stochastic solver on a minibatch model has it off unless atol or rtol is given: a small
+    gradient on one minibatch (a last batch of two samples is fitted exactly within a few epochs)
+    says nothing about the training loss, and the budget ends the run.
     """
 
     atol: float | None = parameter(
-        _ROOT_EPS, "absolute gradient tolerance", _TOLERANCE, source="JSOSolvers.jl"
+        _ROOT_EPS,
+        "absolute gradient tolerance (atol = rtol = 0: no gradient test; a stochastic solver on "
+        "minibatches tests only when atol or rtol is given)",
+        _TOLERANCE,
+        source="JSOSolvers.jl",
     )
     rtol: float | None = parameter(
-        _ROOT_EPS, "gradient tolerance relative to ‖∇f(x0)‖", _TOLERANCE, source="JSOSolvers.jl"
+        _ROOT_EPS,
+        "gradient tolerance relative to ‖∇f(x0)‖ (see atol for when the test is off)",
+        _TOLERANCE,
+        source="JSOSolvers.jl",
     )
     max_eval: int = parameter(-1, "objective evaluations (-1: no limit)", AnyOf((OneOf((-1,)), Integer(1))))
     max_iter: int | None = parameter(None, "iterations", optional(Integer(1)))
@@ -99,11 +111,25 @@ class Budget:
         """atol + rtol ‖∇f(x_0)‖."""
         return self.atol + self.rtol * grad_norm0
 
+    def gradient_test(self, explicit: bool, *, stochastic: bool) -> bool:
+        """Whether the first-order test runs: not with atol = rtol = 0, and for a ``stochastic``
+        solver on minibatches only when atol or rtol was given (``explicit``)."""
+        if self.atol == 0 and self.rtol == 0:
+            return False
+        return explicit or not stochastic
+
     def status(
-        self, *, grad_norm: float, tol: float, iters: int, evals: int, elapsed: float, epochs: int | None
+        self,
+        *,
+        grad_norm: float,
+        tol: float | None,
+        iters: int,
+        evals: int,
+        elapsed: float,
+        epochs: int | None,
     ) -> str | None:
-        """The status that ends the run now, or ``None`` to go on."""
-        if grad_norm <= tol:
+        """The status that ends the run now, or ``None`` to go on (``tol`` None: no gradient test)."""
+        if tol is not None and grad_norm <= tol:
             return "first_order"
         if self.max_eval >= 0 and evals >= self.max_eval:
             return "max_eval"
@@ -118,12 +144,13 @@ class Budget:
 
 class Batches:
     """Batch version, epochs, resampling and accuracy of one model, minibatched
-    (:class:`~minidnn.nlpmodels.MinibatchModel`) or not."""
+    (:class:`~minidnn.nlpmodels.MinibatchModel`) or not; ``test_split`` False when the model has
+    no test data to measure accuracy on (:func:`has_test_split`)."""
 
-    def __init__(self, nlp: Any):
+    def __init__(self, nlp: Any, test_split: bool = True):
         self.model = nlp
         self.minibatched = draws_minibatches(nlp)
-        self.has_accuracy = measures_accuracy(nlp)
+        self.has_accuracy = measures_accuracy(nlp) and test_split
 
     @property
     def version(self) -> int:
@@ -163,6 +190,12 @@ class Batches:
 
 class StateError(ValueError):
     """A run's state (the ``state`` option) that does not fit the method, its parameters or the model."""
+
+
+def has_test_split(nlp: Any) -> bool:
+    """False for a model built without test data (a ``NeuralNetModel`` whose ``test_data`` is None):
+    the per-epoch test accuracy is then skipped, and ``eval_every=k`` is an error."""
+    return getattr(nlp, "test_data", True) is not None
 
 
 class NonFinite(ArithmeticError):

@@ -35,7 +35,8 @@ start of the next one, so a run that stops there wastes no evaluation.
 
 ``eval_every``:
     ``"epoch"``      at the iteration that completes an epoch, when the model has ``accuracy``
-                     (the default; nothing happens for a model without minibatches or accuracy)
+                     (the default; nothing happens for a model without minibatches, without
+                     accuracy, or built without test data)
     ``k`` (int)      every k iterations (the model must have ``accuracy``)
     ``None``         never
 
@@ -55,12 +56,51 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from minidnn.solvers import parameters
-from minidnn.solvers.core import Batches, Budget, Column, NonFinite, Solver, StateError, checked_scalar
+from minidnn.solvers.core import (
+    Batches,
+    Budget,
+    Column,
+    NonFinite,
+    Solver,
+    StateError,
+    checked_scalar,
+    has_test_split,
+)
 from minidnn.solvers.stats import STATUSES, UNKNOWN, ExecutionStats, History
 
 
 def run(solver_class: type[Solver], nlp: Any, x0: Any, options: Mapping[str, Any]) -> ExecutionStats:
     """Checks every option and ``x0``, then runs ``solver_class`` on ``nlp`` from ``x0``."""
+    setup = check(solver_class, nlp, options)
+    x = start_point(setup.nlp, x0)
+    position = setup.batches.state()
+    try:
+        setup.batches.restore(setup.continued.batches)
+    except (TypeError, ValueError, KeyError) as err:
+        raise StateError(
+            f"{solver_class.name}: the state's batch position does not fit the model: {err}"
+        ) from None
+    solver = solver_class(setup.nlp, x, setup.batches, setup.budget, setup.params)
+    return _Run(solver, setup, position).execute()
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """A run's checked options and the schedules built from them, before anything is evaluated."""
+
+    nlp: Any
+    params: Any
+    budget: Budget
+    batches: Batches
+    resample: Resample
+    cadence: EvalCadence
+    gradient_test: bool
+    continued: Continued
+
+
+def check(solver_class: type[Solver], nlp: Any, options: Mapping[str, Any]) -> Setup:
+    """Checks every option of a run of ``solver_class`` on ``nlp`` without evaluating anything (a
+    TypeError or ValueError naming the solver and the option); ``x0`` is checked by :func:`run`."""
     name = solver_class.name
     own, common = parameters.split(
         name,
@@ -68,22 +108,20 @@ def run(solver_class: type[Solver], nlp: Any, x0: Any, options: Mapping[str, Any
         {solver_class.parameters: _names(solver_class.parameters), Budget: _common(solver_class)},
     )
     params = parameters.checked(name, own, nlp.meta)
+    explicit = common.atol is not None or common.rtol is not None
     budget = parameters.checked(name, common, nlp.meta)
+    test_split = has_test_split(nlp)
     nlp = solver_class.model(nlp, params)
-    batches = Batches(nlp)
+    batches = Batches(nlp, test_split)
     if budget.max_epochs is not None and not batches.minibatched:
         raise ValueError(f"{name}: max_epochs needs a model with minibatches (next_minibatch, epoch)")
     continued = Continued.checked(name, budget.state)
-    x = start_point(nlp, x0)
-    position = batches.state()
-    try:
-        batches.restore(continued.batches)
-    except (TypeError, ValueError, KeyError) as err:
-        raise StateError(f"{name}: the state's batch position does not fit the model: {err}") from None
     resample = Resample(budget.resample, batches)
     cadence = EvalCadence(budget.eval_every, batches, continued.iterations)
-    solver = solver_class(nlp, x, batches, budget, params)
-    return _Run(solver, budget, resample, cadence, continued, position).execute()
+    gradient_test = budget.gradient_test(
+        explicit, stochastic=solver_class.family == "stochastic" and batches.minibatched
+    )
+    return Setup(nlp, params, budget, batches, resample, cadence, gradient_test, continued)
 
 
 @dataclasses.dataclass
@@ -109,6 +147,8 @@ class Continued:
         if not isinstance(state.get("solver"), Mapping):
             raise StateError(f"{name}: the state has no solver state")
         iterations = checked_scalar(name, state, "iterations", 0)
+        if state.get("tolerance", 0.0) is None:  # a run without the gradient test
+            return cls(iterations, None, state.get("batches"), state["solver"])
         tolerance = checked_scalar(name, state, "tolerance", 0.0)
         if tolerance < 0:
             raise StateError(f"{name}: the state's 'tolerance' must be >= 0, got {tolerance!r}")
@@ -135,28 +175,21 @@ def start_point(nlp: Any, x0: Any) -> Any:
 
 
 class _Run:
-    def __init__(
-        self,
-        solver: Solver,
-        budget: Budget,
-        resample: Resample,
-        cadence: EvalCadence,
-        continued: Continued,
-        position: Mapping[str, Any] | None,
-    ):
+    def __init__(self, solver: Solver, setup: Setup, position: Mapping[str, Any] | None):
         self.solver = solver
-        self.continued = continued
+        self.gradient_test = setup.gradient_test
+        self.continued = setup.continued
         self.position = position
         self.between_iterations = False
         self.nlp = solver.nlp
         self.batches = solver.batches
-        self.budget = budget
-        self.resample = resample
-        self.cadence = cadence
+        self.budget = setup.budget
+        self.resample = setup.resample
+        self.cadence = setup.cadence
         extra = tuple(title for title, _, _ in solver.extra_columns)
         self.stats = ExecutionStats(solver.name, History(extra))
-        self.log = IterationLog(budget.verbose, solver.step_label, solver.extra_columns)
-        self.tol = 0.0
+        self.log = IterationLog(setup.budget.verbose, solver.step_label, solver.extra_columns)
+        self.tol: float | None = None
         self.eval_time = 0.0
         self.t0 = 0.0
         self.counters0: dict[str, int] = {}
@@ -196,7 +229,7 @@ class _Run:
         solver, continued = self.solver, self.continued
         solver.start()
         if continued.method is None:
-            self.tol = self.budget.tolerance(solver.grad_norm)
+            self.tol = self.budget.tolerance(solver.grad_norm) if self.gradient_test else None
             return
         try:
             solver.restore(continued.method)
@@ -330,7 +363,9 @@ class EvalCadence:
         self.done = done
         self.period = option if isinstance(option, int) else None
         if self.period is not None and not batches.has_accuracy:
-            raise ValueError(f"eval_every={option!r} needs a model with an accuracy(x, split) method")
+            raise ValueError(
+                f"eval_every={option!r} needs a model with an accuracy(x, split) method and test data"
+            )
         self.per_epoch = option == "epoch" and batches.has_accuracy and batches.minibatched
         self.active = self.per_epoch or self.period is not None
         self._last_epoch: int | None = batches.epoch
@@ -407,6 +442,14 @@ def solver_function(solver_class: type[Solver]) -> Callable[..., ExecutionStats]
     return solve
 
 
+_GRADIENT_TEST = {
+    "stochastic": "The gradient test (atol, rtol) is off on a minibatch model unless atol or rtol is given: "
+    "a budget ends the run. atol = rtol = 0 turns it off everywhere.",
+    "deterministic": "The gradient test stops at ‖∇f(x_k)‖ ≤ atol + rtol ‖∇f(x_0)‖; "
+    "atol = rtol = 0 turns it off.",
+}
+
+
 def _signature(solver_class: type[Solver]) -> inspect.Signature:
     keyword = inspect.Parameter.KEYWORD_ONLY
     positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
@@ -430,5 +473,6 @@ def _docstring(solver_class: type[Solver]) -> str:
     return (
         f"{summary}\n\nParameters ({solver_class.parameters.__name__}):\n\n{own}\n\n"
         f"Common options (:class:`minidnn.solvers.core.Budget`): {common}.\n\n"
+        f"{_GRADIENT_TEST[solver_class.family]}\n\n"
         "Returns an :class:`~minidnn.solvers.stats.ExecutionStats`.\n"
     )

@@ -9,7 +9,10 @@ skip rule keeps it only with safely positive curvature. Both gradients of a pair
 minibatch; a pair spanning a batch change is never formed.
 
 If the line search fails along a quasi-Newton direction, the memory is cleared and the next
-iteration starts again along -g; a failure along -g ends the run (``small_step``).
+iteration starts again along -g; a failure along -g ends the run (``small_step``). A search whose
+last, shortest trial still has a non-finite objective ends the run with status ``exception`` (the
+objective turned NaN or +inf near x, as r2, trunk and lsr1 report it), the last finite iterate as
+solution.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from minidnn.nlpmodels import InverseLBFGSOperator
-from minidnn.solvers.core import Batches, Budget, Solver, StateError
+from minidnn.solvers.core import Batches, Budget, NonFinite, Solver, StateError
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.line_search import Line, LineSearchResult, armijo_wolfe, strong_wolfe
 from minidnn.solvers.parameters import (
@@ -108,6 +111,11 @@ class LBFGS(Solver):
         result = self.search(Line(self.nlp, x, d), slope)
         self.extra = {"bk": result.backtracks, "mem": self.memory.npairs}
         if not result.success:
+            if result.point.f == math.inf:  # NaN and +inf are read as +inf (solvers.line_search)
+                raise NonFinite(
+                    f"the objective is not finite at x + t d even for t = {result.point.t:.3g}, "
+                    "the last trial of the line search"
+                )
             return self.restart("small_step")
         p = result.point
         trial = x + p.t * d

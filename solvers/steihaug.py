@@ -66,6 +66,8 @@ def truncated_cg(
     rr = grad_norm * grad_norm
     ss, sd, dd = 0.0, 0.0, rr
     model = 0.0
+    if rr == 0.0:  # g = 0: s = 0 is the model's stationary point (and CG's first ratio would be 0/0)
+        return CGResult(s, model, 0, CONVERGED)
     for j in range(1, max_iter + 1):
         hd = hprod(d)
         dhd = dot(backend, d, hd)

@@ -89,8 +89,13 @@ def test_train_prints_header_progress_and_summary(trained):
     for words in ("digits", "mlp 64-64-10", "4,810 parameters", "adam", "numpy float32", str(folder.name)):
         assert words in out
     rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
-    assert [row[0] for row in rows] == ["0", "1", "2"]  # the start, then one row per epoch
-    assert rows[-1][4] != "-"  # test accuracy at each completed epoch
+    # the start (in epoch 1), then one row per completed epoch, numbered from 1
+    assert [(row[0], row[1], row[2]) for row in rows] == [
+        ("1", "0/46", "0"),
+        ("1", "46/46", "46"),
+        ("2", "46/46", "92"),
+    ]
+    assert rows[-1][6] != "-"  # test accuracy at each completed epoch
     assert "max_epochs" in out and "test" in out
     assert "pip install -e '.[plot]'" in out  # matplotlib hidden: the note says how to get plots
 
@@ -356,7 +361,8 @@ def test_no_command_prints_the_usage(capsys):
 
 
 # -- Ctrl-C --------------------------------------------------------------------------------------------
-def test_sigint_saves_the_run_so_far(tmp_path):
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_saves_the_run_so_far(tmp_path, signal_number):
     process = subprocess.Popen(
         [sys.executable, "-m", "minidnn", "train", "--epochs", "0", "--max-time", "120", "--out", "run"],
         cwd=tmp_path,
@@ -377,17 +383,17 @@ def test_sigint_saves_the_run_so_far(tmp_path):
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     deadline, last = time.monotonic() + 60, ""
-    while last.split()[:1] != ["1"]:  # the row of the first completed epoch
+    while last.split()[:2] != ["1", "46/46"]:  # the row of the first completed epoch
         assert time.monotonic() < deadline and process.poll() is None, "".join(collected)
         try:
             last = lines.get(timeout=1)
         except queue.Empty:
             pass
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signal_number)
     assert process.wait(timeout=60) == INTERRUPTED
     reader.join(timeout=10)
     out = "".join(collected)
-    assert "interrupted (Ctrl-C): the run so far is saved in run" in out
+    assert "interrupted (Ctrl-C or SIGTERM): the run so far is saved in run" in out
     assert "minidnn train --resume run/checkpoint.npz" in out
     record = _strict_json(tmp_path / "run" / "metrics.json")
     assert record["status"] == "user" and record["final"]["iterations"] > 0

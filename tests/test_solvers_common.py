@@ -481,3 +481,52 @@ def test_minibatch_models_are_told_apart_by_the_protocol() -> None:
     fixed = Batches(Quadratic())
     assert not fixed.minibatched and not fixed.has_accuracy
     assert fixed.version == 0 and fixed.epoch is None and not fixed.advance()
+
+
+@pytest.mark.parametrize("method", DETERMINISTIC)
+def test_objective_that_turns_nan_is_an_exception(method: str) -> None:
+    xs = []
+    stats = solvers.minimize(
+        Poisoned(after=3), method, atol=0.0, rtol=0.0, callback=lambda n, s, st: xs.append(s.x.copy())
+    )
+    assert stats.status == "exception" and "objective" in stats.message
+    numpy.testing.assert_array_equal(stats.solution, xs[-1])
+    assert math.isfinite(stats.objective)
+
+
+# -- the gradient test: 0 means off; stochastic solvers on minibatches test only when asked ------------------
+@pytest.mark.parametrize("method", DETERMINISTIC)
+def test_zero_tolerances_turn_the_gradient_test_off(method: str) -> None:
+    start = numpy.array([1.0, 0.5, 0.25])  # the exact minimiser: ∇f(x0) = 0 in floating point
+    assert solvers.minimize(Quadratic((1.0, 2.0, 4.0)), method, start, max_iter=3).status == "first_order"
+    stats = solvers.minimize(Quadratic((1.0, 2.0, 4.0)), method, start, atol=0.0, rtol=0.0, max_iter=3)
+    assert stats.status in ("small_step", "not_desc") and stats.dual_feas == 0.0  # the method's own stop
+
+
+@pytest.mark.parametrize("method", STOCHASTIC)
+def test_stochastic_solvers_on_minibatches_test_the_gradient_only_when_asked(method: str) -> None:
+    huge = {"atol": 1e3}  # any minibatch gradient passes this test
+    assert solvers.minimize(MinibatchLogistic(), method, max_iter=4).status == "max_iter"
+    assert solvers.minimize(MinibatchLogistic(), method, max_iter=4, **huge).status == "first_order"
+    assert solvers.minimize(Quadratic(), method, max_iter=4, **huge).status == "first_order"
+
+
+@pytest.mark.parametrize(
+    ("atol", "rtol", "explicit", "stochastic", "on"),
+    [
+        (1e-4, 1e-4, False, False, True),
+        (1e-4, 1e-4, False, True, False),
+        (1e-4, 1e-4, True, True, True),
+        (0.0, 0.0, True, False, False),
+        (0.0, 1e-4, True, True, True),
+    ],
+)
+def test_when_the_gradient_test_runs(
+    atol: float, rtol: float, explicit: bool, stochastic: bool, on: bool
+) -> None:
+    assert Budget(atol=atol, rtol=rtol).gradient_test(explicit, stochastic=stochastic) is on
+
+
+def test_the_solver_docstrings_say_when_the_gradient_test_is_off() -> None:
+    assert "off on a minibatch model unless atol or rtol is given" in solvers.adam.__doc__
+    assert "atol = rtol = 0 turns it off" in solvers.lbfgs.__doc__

@@ -58,3 +58,15 @@ def test_lenet5_with_adam_reaches_98_percent_on_mnist_in_3_epochs(real_data):
     stats = solvers.adam(nlp, max_epochs=3, max_time=None)
     assert stats.status == "max_epochs"
     assert nlp.accuracy(stats.solution) >= 0.98
+
+
+@pytest.mark.parametrize("method", ["adam", "lbfgs", "lsr1"])
+def test_a_model_without_test_data_skips_the_per_epoch_evaluation(method: str) -> None:
+    train = datasets.load("digits", "train")
+    nlp = NeuralNetModel(models.mlp((64, 16, 10), seed=0), train, None, batch_size=256)
+    walk = {} if method == "adam" else {"resample": "iteration"}
+    stats = solvers.minimize(nlp, method, max_epochs=1, **walk)
+    assert stats.status == "max_epochs"
+    assert set(stats.history["accuracy"]) == {None} and "accuracy" not in stats.solver_specific
+    with pytest.raises(ValueError, match="test data"):
+        solvers.minimize(nlp, method, max_epochs=1, eval_every=2)

@@ -10,20 +10,26 @@ One concept per module: :mod:`.arguments` (the parser), :mod:`.settings` (what d
 :mod:`.methods` (solver names and the command's defaults), :mod:`.problem` (data, network, model),
 :mod:`.train`, :mod:`.evaluate`, :mod:`.compare` (the subcommands), :mod:`.checkpoint`,
 :mod:`.metrics`, :mod:`.plots`, :mod:`.history` (the files), :mod:`.progress` (what is printed),
-:mod:`.outdir`, :mod:`.atomic`, :mod:`.jsonio`, :mod:`.interrupts`, :mod:`.values`, :mod:`.errors`.
+:mod:`.output` (the sink every printed line goes through), :mod:`.outdir` (the folder and its lock),
+:mod:`.atomic`, :mod:`.jsonio`, :mod:`.interrupts`, :mod:`.values`, :mod:`.errors`.
 
 The command keeps freed host memory for reuse (``minidnn.backend.retain_freed_host_memory``): a
 training step allocates the same large temporaries again and again.
 
 Exit codes (:mod:`.errors`): 0 done, 1 unexpected failure, 2 bad input (unknown names, bad options,
-missing data, unwritable output folder, bad checkpoint), 130 interrupted by Ctrl-C.
+missing data, unwritable output folder, a folder another run is writing to, a full disk), 130
+interrupted by Ctrl-C or SIGTERM (``kill``, a scheduler's time limit), after saving the run so far.
+A closed stdout (``minidnn train | head``) does not change the exit code: the run goes on and saves
+its files (:mod:`.output`).
 """
 
 from __future__ import annotations
 
 import sys
 
+from minidnn.cli import output
 from minidnn.cli.errors import INTERRUPTED, USAGE, CommandError
+from minidnn.cli.interrupts import terminate_as_interrupt
 
 __all__ = ["main"]
 
@@ -31,6 +37,11 @@ __all__ = ["main"]
 def main(argv: list[str] | None = None) -> int:
     """Runs the command with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    with output.guarded(), terminate_as_interrupt():
+        return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     try:
         return _dispatch(argv)
     except CommandError as err:

@@ -8,7 +8,7 @@ The flags of ``train`` and ``compare`` come from declarations, none is written h
   records (``solvers.METHODS[name].parameters``): its help gives the meaning and each solver's default.
 
 Every list of choices comes from the registries (``datasets.NAMES``, ``minidnn.models.PRESETS``,
-the solvers of :mod:`minidnn.cli.methods`, ``minidnn.backend.NAMES`` and ``DTYPE_NAMES``), so an
+the solvers of :mod:`minidnn.cli.methods`, :data:`~minidnn.cli.settings.BACKENDS` and ``DTYPE_NAMES``), so an
 unknown name is answered with the valid ones. A flag left out is absent from the parsed arguments
 (``argparse.SUPPRESS``): :func:`given` and :func:`solver_options` return those present, so that a
 resumed run can tell which were given (:func:`minidnn.cli.settings.resolve`).
@@ -21,9 +21,10 @@ import dataclasses
 from typing import Any
 
 import minidnn
-from minidnn import backend, solvers
+from minidnn import solvers
 from minidnn.cli import values
 from minidnn.cli.settings import (
+    BACKENDS,
     COMPARE,
     COMPARE_DEFAULTS,
     TRAIN,
@@ -39,8 +40,10 @@ the deterministic ones move to the next minibatch after every iteration (resampl
 {" ".join(solvers.DETERMINISTIC)}. trunk uses the network's exact Hessian-vector products;
 trunk-lsr1 (= lsr1) is trunk on an L-SR1 model, as in the KnetNLPModels tutorial; both cap their
 inner CG at cg_max_iter=20. On minibatches the gradient test is off (atol=0, rtol=0): the budget
-ends the run. Each solver's own parameters have flags (solver options); any other option of the
-solvers goes through --option KEY=VALUE (e.g. --option atol=1e-5 or --option eval_every=100).
+ends the run. A run needs at least one budget (--epochs, --max-time, --max-iter; 0 is no limit), or
+--forever to run until Ctrl-C. Each solver's own parameters have flags (solver options); any other
+option of the solvers goes through --option KEY=VALUE (e.g. --option atol=1e-5 or --option
+eval_every=100).
 """
 
 _SOLVER_OPTION = "solver option "
@@ -75,6 +78,7 @@ def _train(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--resume",
         default=None,
+        type=values.path,
         metavar="FILE",
         help="continue the run saved in this checkpoint.npz, exactly where it stopped, into a new folder "
         "(budgets are the run's totals)",
@@ -92,10 +96,19 @@ def _evaluate(commands: argparse._SubParsersAction) -> None:
         help="loss and accuracy of a saved checkpoint on a split",
         description="Rebuild the network of a checkpoint and report its loss and accuracy on a split.",
     )
-    p.add_argument("--checkpoint", required=True, metavar="FILE", help="a checkpoint.npz written by train")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        type=values.path,
+        metavar="FILE",
+        help="a checkpoint.npz written by train",
+    )
     p.add_argument("--split", choices=("test", "train"), default="test", help="the split (default test)")
     p.add_argument(
-        "--data-dir", metavar="DIR", help="folder holding the data set (default: the checkpoint's)"
+        "--data-dir",
+        type=values.path,
+        metavar="DIR",
+        help="folder holding the data set (default: the checkpoint's)",
     )
     p.add_argument(
         "--no-download",
@@ -104,7 +117,7 @@ def _evaluate(commands: argparse._SubParsersAction) -> None:
         const=False,
         help="never download missing data files",
     )
-    p.add_argument("--backend", choices=backend.NAMES, help="array backend (default: the checkpoint's)")
+    p.add_argument("--backend", choices=BACKENDS, help="array backend (default: the checkpoint's)")
 
 
 def _compare(commands: argparse._SubParsersAction) -> None:

@@ -10,21 +10,27 @@ times; the solvers' own per-epoch evaluations are off.
 The default reproduces the KnetNLPModels LeNet tutorial on MNIST (LeNet-5, batch 100, 30 s each:
 r2, lbfgs and trunk on an LSR1Model) and adds trunk with exact Hessian-vector products, and adam.
 
-Output folder: ``compare.json`` (settings, versions, and per solver its status, counters, final test
-accuracy and loss, accuracy curve and history) and ``compare.png`` (needs matplotlib). Ctrl-C stops
-the current solver and skips the rest; what was measured is saved, and the exit code is 130.
+Every solver's options are checked on the model before the first run starts; the column titles
+come before the first result row.
+
+Output folder (locked for the comparison, :mod:`.outdir`): ``compare.json`` (settings, versions, and
+per solver its status, counters, final test accuracy and loss, accuracy curve and history), then
+``compare.png`` (needs matplotlib); a file that cannot be written gives exit code 2 with the reason.
+Ctrl-C stops the current solver and skips the rest; what was measured is saved, and the exit code is 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
 from minidnn import backend as _backend
 from minidnn import datasets
 from minidnn.cli import arguments, atomic, jsonio, methods, metrics, outdir, plots, problem, progress
+from minidnn.cli import train as train_module
 from minidnn.cli.errors import INTERRUPTED, OK, CommandError
 from minidnn.cli.interrupts import sigint_ignored
 from minidnn.cli.settings import COMPARE_DEFAULTS, CompareSettings, RunSettings, resolve
@@ -63,38 +69,56 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     folder = (
         Path(common.out) if common.out else outdir.default_folder("compare", common.dataset, common.model)
     )
-    folder, created = outdir.prepare(folder)
-    common.out = str(folder)
-    try:
-        train_data, test_data = _data(common, comparison.solvers)
-    except (CommandError, KeyboardInterrupt):
-        outdir.discard_if_empty(created)
-        raise
+    with outdir.claimed(folder, fresh=not common.out) as folder:
+        common.out = str(folder)
+        return _compare_in(folder, common, comparison, per_solver, argv)
+
+
+def _compare_in(
+    folder: Path,
+    common: RunSettings,
+    comparison: CompareSettings,
+    per_solver: dict[str, dict[str, Any]],
+    argv: list[str],
+) -> int:
+    """Checks every solver's options, runs the solvers, saves, prints; returns the exit code."""
+    train_data, test_data = _data(common, per_solver)
     outcomes: list[Outcome] = []
+    print(_titles(), flush=True)
     try:
         interrupted = _run_solvers(common, per_solver, train_data, test_data, comparison.points, outcomes)
     finally:
-        saved = _save_if_any(folder, created, common, comparison, outcomes, argv)
-    table(outcomes, common)
-    print(f"saved in {folder}/: {', '.join(path.name for path in saved)}", flush=True)
+        saved, failed = _save_if_any(folder, common, comparison, outcomes, argv)
+    if common.dataset == "mnist" and common.model == "lenet5":
+        print(f"reference: {TUTORIAL}", flush=True)
+    if outcomes:
+        print(f"saved in {folder}/: {', '.join(path.name for path in saved)}", flush=True)
+    if failed:
+        raise CommandError(train_module.unwritten(folder, saved, failed))
     if len(saved) < 2:
         print(plots.NOTE, flush=True)
     if interrupted:
-        print(f"interrupted (Ctrl-C): the results so far are saved in {folder}", flush=True)
+        print(f"interrupted (Ctrl-C or SIGTERM): the results so far are saved in {folder}", flush=True)
         return INTERRUPTED
     return OK
 
 
-def _data(common: RunSettings, names: tuple[str, ...]) -> tuple[datasets.Dataset, datasets.Dataset]:
-    """Loads both splits, checks that the model fits them, and prints the header."""
+def _data(
+    common: RunSettings, per_solver: dict[str, dict[str, Any]]
+) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """Loads both splits, checks that the model fits them and that every solver accepts its options
+    (before the first run spends its budget), and prints the header."""
     try:
-        train_data = problem.load_split(common, "train")
-        test_data = problem.load_split(common, "test")
+        train_data, test_data = problem.load_splits(common)
         network = problem.build_network(common, train_data)
-        problem.build_model(common, network, train_data, test_data)
+        nlp = problem.build_model(common, network, train_data, test_data)
     except KeyboardInterrupt:
         raise CommandError("interrupted while loading the data: nothing was saved", INTERRUPTED) from None
-    header(common, names, problem.describe_network(common, network), network.nvar, train_data)
+    for name, options in per_solver.items():
+        methods.validate(
+            nlp, name, dataclasses.replace(common, solver=name, options=options).solver_options()
+        )
+    header(common, tuple(per_solver), problem.describe_network(common, network), network.nvar, train_data)
     return train_data, test_data
 
 
@@ -113,7 +137,8 @@ def _run_solvers(
         except KeyboardInterrupt:
             return True
         outcomes.append(outcome)
-        print(f"  {_row(outcome)}", flush=True)
+        progress.transient(sys.stdout, "")
+        print(_row(outcome), flush=True)
         if outcome.status == "user":
             return True
     return False
@@ -121,16 +146,14 @@ def _run_solvers(
 
 def _save_if_any(
     folder: Path,
-    created: list[Path],
     common: RunSettings,
     comparison: CompareSettings,
     outcomes: list[Outcome],
     argv: list[str],
-) -> list[Path]:
-    """Saves the results (even when a later solver failed); with none, removes an empty new folder."""
+) -> tuple[list[Path], dict[str, OSError]]:
+    """Saves the results (even when a later solver failed); nothing without results."""
     if not outcomes:
-        outdir.discard_if_empty(created)
-        return []
+        return [], {}
     with sigint_ignored():
         return save(folder, common, comparison, outcomes, argv)
 
@@ -176,7 +199,7 @@ def header(
     """Prints what is about to run."""
     budget = f"{common.max_time:g} s of solver time each" if common.max_time else "no time limit"
     if common.epochs:
-        budget += f", at most {common.epochs} epochs"
+        budget += f", at most {progress.plural(common.epochs, 'epoch')}"
     print("minidnn compare", flush=True)
     device = metrics.device_name(_backend.get(common.backend))
     progress.block(
@@ -196,7 +219,7 @@ def run_one(settings: RunSettings, train: datasets.Dataset, test: datasets.Datas
     network = problem.build_network(settings, train)
     nlp = problem.build_model(settings, network, train, test)
     snapshots = Snapshots(settings.max_time, points)
-    print(f"running {settings.solver} ...", flush=True)
+    progress.transient(sys.stdout, f"running {settings.solver} ...")
     try:
         stats = methods.solve(nlp, settings.solver, None, settings.solver_options(), snapshots)
     except KeyboardInterrupt:
@@ -244,21 +267,16 @@ def _row(outcome: Outcome) -> str:
     )
 
 
-def table(outcomes: list[Outcome], common: RunSettings) -> None:
-    """Prints the comparison table (evaluations: f, gradient, Hessian-vector products)."""
-    print(flush=True)
-    print("  ".join(f"{t:<{w}}" if i < 2 else f"{t:>{w}}" for i, (t, w) in enumerate(_TITLES)))
-    for outcome in outcomes:
-        print(_row(outcome))
-    if common.dataset == "mnist" and common.model == "lenet5":
-        print(f"reference: {TUTORIAL}")
-    print(flush=True)
+def _titles() -> str:
+    """The column titles of the result rows (evaluations: f, gradient, Hessian-vector products)."""
+    return "  ".join(f"{t:<{w}}" if i < 2 else f"{t:>{w}}" for i, (t, w) in enumerate(_TITLES))
 
 
 def save(
     folder: Path, common: RunSettings, comparison: CompareSettings, outcomes: list[Outcome], argv: list[str]
-) -> list[Path]:
-    """Writes ``compare.json`` and ``compare.png``; returns the paths written."""
+) -> tuple[list[Path], dict[str, OSError]]:
+    """Writes ``compare.json``, then ``compare.png``; returns the paths written and, by file name,
+    the errors of those that could not be."""
     record = {
         "command": metrics.command_line(argv),
         "settings": {**common.to_dict(), "solvers": list(comparison.solvers), "points": comparison.points},
@@ -273,14 +291,23 @@ def save(
             for o in outcomes
         },
     }
-    paths = [atomic.write_text(folder / NAME, jsonio.document(record, depth=3))]
-    title = f"{common.model} on {common.dataset}, batch {common.batch_size}"
-    plot = plots.compare_curves(
-        folder / PLOT,
-        {o.solver: o.curve for o in outcomes},
-        {o.solver: (o.history["time"], o.history["f"]) for o in outcomes},
-        title,
+    paths: list[Path] = []
+    failed: dict[str, OSError] = {}
+    train_module.write_into(
+        paths, failed, NAME, lambda: atomic.write_text(folder / NAME, jsonio.document(record, depth=3))
     )
-    if plot is not None:
-        paths.append(plot)
-    return paths
+    if failed:
+        return paths, failed
+    title = f"{common.model} on {common.dataset}, batch {common.batch_size}"
+    train_module.write_into(
+        paths,
+        failed,
+        PLOT,
+        lambda: plots.compare_curves(
+            folder / PLOT,
+            {o.solver: o.curve for o in outcomes},
+            {o.solver: (o.history["time"], o.history["f"]) for o in outcomes},
+            title,
+        ),
+    )
+    return paths, failed

@@ -26,6 +26,7 @@ from typing import Any
 
 from minidnn import solvers
 from minidnn.cli.errors import CommandError
+from minidnn.solvers import driver
 from minidnn.solvers import parameters as declarations
 
 ALIASES = {"trunk-lsr1": "lsr1"}
@@ -76,6 +77,21 @@ def check_options(options: dict[str, Any]) -> None:
         raise CommandError(f"the command sets {', '.join(taken)} itself; remove --option {taken[0]}=...")
 
 
+def validate(nlp: Any, name: str, options: dict[str, Any]) -> None:
+    """Checks solver ``name``'s ``options`` on ``nlp`` without running it; a :class:`CommandError` with
+    the solver's own message (which lists the valid options)."""
+    check_options(options)
+    try:
+        driver.check(solvers.METHODS[method(name)], nlp, options)
+    except (TypeError, ValueError) as err:
+        raise CommandError(_named(name, err)) from None
+
+
+def _named(name: str, err: Exception) -> str:
+    message = str(err)
+    return message if message.startswith(method(name)) else f"{name}: {message}"
+
+
 def solve(
     nlp: Any, name: str, x0: Any, options: dict[str, Any], callback: Callable[..., None]
 ) -> solvers.ExecutionStats:
@@ -101,7 +117,4 @@ def solve(
     except (TypeError, ValueError) as err:
         if started:
             raise
-        message = str(err)
-        if not message.startswith(method(name)):
-            message = f"{name}: {message}"
-        raise CommandError(message) from None
+        raise CommandError(_named(name, err)) from None

@@ -14,22 +14,62 @@ from minidnn import backend as _backend
 from minidnn import datasets, models
 from minidnn.cli.errors import CommandError
 from minidnn.cli.settings import RunSettings
+from minidnn.datasets import loader, registry
 from minidnn.network import Network
 from minidnn.nlpmodels import NeuralNetModel
 
 
+def load_splits(settings: RunSettings, splits: tuple[str, ...] = ("train", "test")) -> list[datasets.Dataset]:
+    """The ``splits`` of the run's data set; a CommandError saying where, that lists at once every
+    file of those splits that is missing when downloads are off."""
+    loaded, errors = [], []
+    for split in splits:
+        try:
+            loaded.append(
+                datasets.load(settings.dataset, split, root=settings.data_dir, download=settings.download)
+            )
+        except datasets.DatasetError as err:
+            errors.append((split, err))
+    if not errors:
+        return loaded
+    where = settings.data_dir or "$MINIDNN_DATA or the user cache folder"
+    hint = f"Give the folder that holds {settings.dataset}/ with --data-dir DIR (or set MINIDNN_DATA)"
+    if not settings.download:
+        hint += ", or leave out --no-download to fetch the files"
+    missing = [] if settings.download else _missing_files(settings, splits)
+    listed = f"\nmissing files: {', '.join(missing)}" if len(missing) > 1 else ""
+    split, err = errors[0]
+    raise CommandError(
+        f"cannot load the {settings.dataset} {split} split (data folder: {where}): "
+        f"{_command_line_words(str(err))}{listed}\n{hint}."
+    )
+
+
 def load_split(settings: RunSettings, split: str) -> datasets.Dataset:
-    """One split of the run's data set; a missing or corrupt file is a CommandError saying where."""
-    try:
-        return datasets.load(settings.dataset, split, root=settings.data_dir, download=settings.download)
-    except datasets.DatasetError as err:
-        where = settings.data_dir or "$MINIDNN_DATA or the user cache folder"
-        hint = f"Give the folder that holds {settings.dataset}/ with --data-dir DIR (or set MINIDNN_DATA)"
-        if not settings.download:
-            hint += ", or leave out --no-download to fetch the files"
-        raise CommandError(
-            f"cannot load the {settings.dataset} {split} split (data folder: {where}): {err}\n{hint}."
-        ) from None
+    """One split of the run's data set (see :func:`load_splits`)."""
+    return load_splits(settings, (split,))[0]
+
+
+def _missing_files(settings: RunSettings, splits: tuple[str, ...]) -> list[str]:
+    """The files of ``splits`` found in neither ``<root>/<dataset>/`` nor ``<root>/`` (gzip or not)."""
+    spec = registry.SPECS.get(settings.dataset)
+    if not isinstance(spec, registry.IdxSpec):
+        return []
+    root = loader.data_root(settings.data_dir)
+    folders = (root / spec.name, root)
+    wanted = [remote.name for split in splits for remote in spec.splits[split]]
+    return [
+        str(root / spec.name / name)
+        for name in wanted
+        if not any((folder / n).is_file() for folder in folders for n in (name, name.removesuffix(".gz")))
+    ]
+
+
+def _command_line_words(message: str) -> str:
+    """A data-set message in the command line's words: ``--no-download`` for ``download=False``."""
+    return message.replace("and download=False", "and --no-download was given").replace(
+        "; or call load with download=True", ""
+    )
 
 
 def build_network(settings: RunSettings, data: datasets.Dataset) -> Network:
@@ -74,7 +114,8 @@ def build_model(
             l2=settings.l2,
         )
     except _backend.BackendUnavailable as err:
-        raise CommandError(str(err)) from None
+        hint = ' (install the gpu extra: pip install "minidnn[gpu]")' if settings.backend == "cupy" else ""
+        raise CommandError(f"{err}{hint}") from None
     except (TypeError, ValueError) as err:
         raise CommandError(
             f"model {settings.model} does not fit the {settings.dataset} data "

@@ -11,7 +11,10 @@ command's defaults (:data:`TRAIN_DEFAULTS`, :data:`COMPARE_DEFAULTS`). The setti
 ``metrics.json`` and in the checkpoint, and ``evaluate`` and ``--resume`` rebuild the model from them.
 
 Budgets: ``epochs``, ``max_time`` (seconds of solver time, evaluations excluded) and ``max_iter``;
-``None`` (0 on the command line) means no limit. Solver options are ``options``; the command's own
+``None`` (0 on the command line) means no limit. At least one is required; ``forever`` (``--forever``)
+says explicitly that the run has none (the defaults' budgets are dropped; giving one is an error) and
+ends with Ctrl-C (the saved state can be resumed).
+Solver options are ``options``; the command's own
 defaults (:func:`minidnn.cli.methods.default_options`) are merged in, so the record is complete.
 """
 
@@ -31,6 +34,12 @@ FIXED_ON_RESUME = ("dataset", "model", "hidden", "activation", "pool", "seed", "
 """Settings a resumed run keeps from its checkpoint (they define the network and its data order)."""
 
 TRAIN, COMPARE = "train", "compare"
+
+BACKENDS = tuple(name for name in _backend.NAMES if name != "array-api-strict")
+"""The backends offered on the command line: array-api-strict is a stand-in for tests, not for users."""
+
+BUDGETS = ("epochs", "max_time", "max_iter")
+"""The budget settings; 0 on the command line is no limit, and at least one must limit a run."""
 
 
 def flag(
@@ -61,6 +70,7 @@ class RunSettings:
         metadata=flag(
             "folder holding <dataset>/ or its files",
             group=_DATA,
+            type=values.path,
             metavar="DIR",
             shown="$MINIDNN_DATA, else ~/.cache/minidnn",
         ),
@@ -82,7 +92,7 @@ class RunSettings:
     hidden: tuple[int, ...] = field(
         default=(64,),
         metadata=flag(
-            "hidden layer sizes of the mlp, comma-separated",
+            "hidden layer sizes of the mlp, comma-separated (none: no hidden layer)",
             group=_MODEL,
             type=values.int_list,
             metavar="SIZES",
@@ -102,11 +112,15 @@ class RunSettings:
         ),
     )
     seed: int = field(
-        default=0, metadata=flag("seed of the initial weights and of the shuffles", group=_MODEL, type=int)
+        default=0,
+        metadata=flag(
+            "seed of the initial weights and of the shuffles",
+            group=_MODEL,
+            type=values.nonnegative_int,
+            metavar="N",
+        ),
     )
-    backend: str = field(
-        default="numpy", metadata=flag("array backend", group=_MODEL, choices=_backend.NAMES)
-    )
+    backend: str = field(default="numpy", metadata=flag("array backend", group=_MODEL, choices=BACKENDS))
     dtype: str = field(
         default="float32", metadata=flag("floating-point type", group=_MODEL, choices=_backend.DTYPE_NAMES)
     )
@@ -154,11 +168,22 @@ class RunSettings:
     max_iter: int | None = field(
         default=None, metadata=flag("iterations", group=_BUDGET, type=values.nonnegative_int, metavar="N")
     )
+    forever: bool = field(
+        default=False,
+        metadata=flag(
+            "run with no budget at all, until Ctrl-C (or the gradient test, when asked for)",
+            group=_BUDGET,
+            action="store_const",
+            const=True,
+            shown="",
+        ),
+    )
     out: str | None = field(
         default=None,
         metadata=flag(
             "output folder",
             group=_OUTPUT,
+            type=values.path,
             metavar="DIR",
             shown={
                 TRAIN: "runs/<time>-<dataset>-<model>-<solver>",
@@ -169,7 +194,8 @@ class RunSettings:
     progress: float = field(
         default=5.0,
         metadata=flag(
-            "also print a row every S seconds within long epochs",
+            "also print a row every S seconds within long epochs (0: none; on a terminal a line "
+            "updated in place instead)",
             group=_OUTPUT,
             commands=(TRAIN,),
             type=values.nonnegative_float,
@@ -261,9 +287,10 @@ def resolve(
     if base is not None:
         _check_fixed(base, given)
     settings = dataclasses.replace(base if base is not None else defaults, **given)
-    for name in ("epochs", "max_iter", "max_time"):
-        if getattr(settings, name) == 0:
-            setattr(settings, name, None)
+    for name in BUDGETS:
+        if getattr(settings, name) == 0 or (settings.forever and name not in given):
+            setattr(settings, name, None)  # 0 is no limit; --forever drops the budgets not given
+    _check_budget(settings)
     inherited = base.options if base is not None and base.solver == settings.solver else {}
     settings.options = {
         **methods.default_options(settings.solver, settings.full_batch),
@@ -272,6 +299,19 @@ def resolve(
     }
     methods.check_options(settings.options)
     return settings
+
+
+def _check_budget(settings: RunSettings) -> None:
+    """At least one budget, unless ``--forever`` says that none is meant (then none may be given)."""
+    given = [name for name in BUDGETS if getattr(settings, name) is not None]
+    if not given and not settings.forever:
+        raise CommandError(
+            "no budget: --epochs, --max-time and --max-iter are all 0 (no limit), so the run would never "
+            "end; give one of them, or --forever to run until Ctrl-C"
+        )
+    if given and settings.forever:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise CommandError(f"--forever contradicts the budget {flags}; give one or the other")
 
 
 def _check_fixed(base: RunSettings, explicit: dict[str, Any]) -> None:

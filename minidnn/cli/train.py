@@ -5,8 +5,12 @@ in the output folder:
     metrics.json     settings, versions, per-iteration history, final test loss and accuracy
     curves.png       objective and test accuracy against time and epochs (needs matplotlib)
 
-Order of work: settings, then the output folder is checked (nothing is loaded before it is known to
-be writable), data, model, solver run, final test evaluation, files, summary.
+Order of work: settings, then the output folder is claimed (created, and locked for the run:
+nothing is loaded before it is known to be writable and free, :mod:`.outdir`), data, model, solver
+run, final test evaluation, files, summary. The files are written in order of need: the checkpoint
+first, then the metrics, then the optional plot. A file that cannot be written (a full disk, a
+quota) does not stop the others; after the summary the command names the folder, the files that
+failed with the reason, and those kept, and exits with 2.
 
 Resuming (``--resume FILE``): the settings come from the checkpoint; flags given on the command line
 override them, except those that define the network and its data order
@@ -15,7 +19,7 @@ folder unless ``--out`` (and ``--overwrite`` for the checkpoint's own folder) sa
 run continues exactly where the solver's state was saved (:mod:`.resume`). The history is joined
 (:mod:`.history`).
 
-Ctrl-C stops the solver (status ``user``); the checkpoint, metrics and plot of the run so far are
+Ctrl-C or SIGTERM stops the solver (status ``user``); the checkpoint, metrics and plot of the run so far are
 written, the command says where and exits with 130. Ctrl-C before the first iteration saves nothing.
 """
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,33 +62,43 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     given = arguments.given(args, RunSettings)
     options = {**arguments.solver_options(args), **dict(args.option)}
     settings = resolve(given, options, resumed.settings if resumed else None)
+    fresh = "out" not in given and source is None
     if source is not None:
         resume.solver_options(settings, resumed)  # a spent budget is reported before anything is loaded
         settings.out = str(resume.output_folder(source, given.get("out"), args.overwrite))
     elif "out" not in given:
         settings.out = str(outdir.default_folder(settings.dataset, settings.model, settings.solver))
-    folder, created = outdir.prepare(settings.out)
+    with outdir.claimed(settings.out, fresh=fresh) as folder:
+        settings.out = str(folder)
+        return _run_in(folder, settings, resumed, source, argv)
+
+
+def _run_in(
+    folder: Path,
+    settings: RunSettings,
+    resumed: checkpoints.Checkpoint | None,
+    source: Path | None,
+    argv: list[str],
+) -> int:
+    """Trains into the claimed ``folder``, saves, and prints the summary; returns the exit code."""
     try:
         session = start(settings, folder, resumed, source)
         stats = train(session)
-    except CommandError:
-        outdir.discard_if_empty(created)
-        raise
     except KeyboardInterrupt:
-        outdir.discard_if_empty(created)
         raise CommandError("interrupted before training started: nothing was saved", INTERRUPTED) from None
     if stats is None:
-        outdir.discard_if_empty(created)
         raise CommandError("interrupted before the first iteration: nothing was saved", INTERRUPTED)
     interrupted = stats.status == "user"
     test_loss, test_accuracy = final_evaluation(session, stats)
     interrupted = interrupted or test_accuracy is None
     with sigint_ignored():
-        saved = save(session, stats, test_loss, test_accuracy, argv)
+        saved, failed = save(session, stats, test_loss, test_accuracy, argv)
     summary(session, stats, test_loss, test_accuracy, saved)
+    if failed:
+        raise CommandError(unwritten(folder, saved, failed))
     if interrupted:
         print(
-            f"interrupted (Ctrl-C): the run so far is saved in {folder}; "
+            f"interrupted (Ctrl-C or SIGTERM): the run so far is saved in {folder}; "
             f"continue it with: minidnn train --resume {saved[0]}",
             flush=True,
         )
@@ -91,12 +106,18 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     return OK
 
 
+def unwritten(folder: Path, saved: list[Path], failed: dict[str, OSError]) -> str:
+    """The message for files that could not be written (a full disk, a quota), naming what is kept."""
+    reasons = "; ".join(f"{name}: {err.strerror or err}" for name, err in failed.items())
+    kept = f"kept: {', '.join(path.name for path in saved)}" if saved else "nothing was saved"
+    return f"cannot write in the output folder {folder} ({reasons}); {kept}"
+
+
 def start(
     settings: RunSettings, folder: Path, resumed: checkpoints.Checkpoint | None, source: Path | None
 ) -> Session:
     """Loads the data, builds the model (at the checkpoint's vector and epoch) and prints the header."""
-    train_data = problem.load_split(settings, "train")
-    test_data = problem.load_split(settings, "test")
+    train_data, test_data = problem.load_splits(settings)
     network = problem.build_network(settings, train_data)
     nlp = problem.build_model(settings, network, train_data, test_data)
     x0 = nlp.meta.x0
@@ -134,12 +155,16 @@ def budget_text(settings: RunSettings) -> str:
     """The budget in words, e.g. ``30 epochs``."""
     parts = []
     if settings.epochs is not None:
-        parts.append(f"{settings.epochs} epochs")
+        parts.append(progress.plural(settings.epochs, "epoch"))
     if settings.max_time is not None:
         parts.append(f"{settings.max_time:g} s of solver time")
     if settings.max_iter is not None:
-        parts.append(f"{settings.max_iter} iterations")
-    return ", ".join(parts) + " (whichever comes first)" if len(parts) > 1 else (parts or ["none"])[0]
+        parts.append(progress.plural(settings.max_iter, "iteration"))
+    return (
+        ", ".join(parts) + " (whichever comes first)"
+        if len(parts) > 1
+        else (parts or ["none (--forever)"])[0]
+    )
 
 
 def _options_text(options: dict[str, Any]) -> str:
@@ -156,23 +181,31 @@ def train(session: Session) -> solvers.ExecutionStats | None:
     """Runs the solver with live progress; None when Ctrl-C came before the first iteration."""
     state = session.resumed.state if session.resumed else {}
     s = session.settings
+    options = resume.solver_options(s, session.resumed)  # the budgets left of the run's totals
+    epochs = options.get("max_epochs")
     tracker = progress.Progress(
         s.progress,
+        session.nlp.batches_per_epoch,
+        progress.Budget(
+            None if epochs is None else session.nlp.epoch + epochs,
+            options.get("max_time"),
+            options.get("max_iter"),
+        ),
         iter_offset=int(state.get("iterations", 0)),
         time_offset=float(state.get("time", 0.0)),
         enabled=s.verbose == 0,
     )
     try:
-        options = resume.solver_options(s, session.resumed)
-        try:
-            return methods.solve(session.nlp, s.solver, session.x0, options, tracker)
-        except solvers.StateError as err:
-            raise resume.unusable(session.source, err) from None
+        return methods.solve(session.nlp, s.solver, session.x0, options, tracker)
+    except solvers.StateError as err:
+        raise resume.unusable(session.source, err) from None
     except KeyboardInterrupt:
         stats = tracker.stats
         if stats is not None:
             stats.status, stats.message = "user", "interrupted (KeyboardInterrupt)"
         return stats
+    finally:
+        tracker.close()
 
 
 def final_evaluation(session: Session, stats: solvers.ExecutionStats) -> tuple[float | None, float | None]:
@@ -189,8 +222,9 @@ def save(
     test_loss: float | None,
     test_accuracy: float | None,
     argv: list[str],
-) -> list[Path]:
-    """Writes the checkpoint, the metrics and the plot; returns the paths written."""
+) -> tuple[list[Path], dict[str, OSError]]:
+    """Writes the checkpoint, then the metrics, then the plot (the optional file last); returns the
+    paths written and, by file name, the errors of those that could not be (e.g. a full disk)."""
     s, nlp = session.settings, session.nlp
     old = session.resumed
     state0 = old.state if old else {}
@@ -218,11 +252,17 @@ def save(
     }
     vector = nlp.meta.backend.to_host(stats.solution)
     layout = checkpoints.layout_of(session.network)
-    paths = [
-        checkpoints.save(
-            session.folder / checkpoints.NAME, checkpoints.Checkpoint(vector, layout, s, state, joined)
-        )
-    ]
+    paths: list[Path] = []
+    failed: dict[str, OSError] = {}
+    checkpoint = checkpoints.Checkpoint(vector, layout, s, state, joined)
+    write_into(
+        paths,
+        failed,
+        checkpoints.NAME,
+        lambda: checkpoints.save(session.folder / checkpoints.NAME, checkpoint),
+    )
+    if failed:
+        return paths, failed  # without the checkpoint the rest would describe a run that cannot go on
     record = {
         "command": metrics.command_line(argv),
         "settings": s.to_dict(),
@@ -242,12 +282,25 @@ def save(
         "runs": state["runs"],
         "history": joined,
     }
-    paths.append(metrics.write(session.folder, record))
+    write_into(paths, failed, metrics.NAME, lambda: metrics.write(session.folder, record))
     title = f"{s.solver} on {s.dataset}, {problem.describe_network(s, session.network)}"
-    plot = plots.run_curves(session.folder / "curves.png", joined, title)
-    if plot is not None:
-        paths.append(plot)
-    return paths
+    write_into(
+        paths, failed, "curves.png", lambda: plots.run_curves(session.folder / "curves.png", joined, title)
+    )
+    return paths, failed
+
+
+def write_into(
+    paths: list[Path], failed: dict[str, OSError], name: str, write: Callable[[], Path | None]
+) -> None:
+    """Runs ``write``; appends the path written to ``paths``, or records the OSError under ``name``."""
+    try:
+        path = write()
+    except OSError as err:
+        failed[name] = err
+        return
+    if path is not None:
+        paths.append(path)
 
 
 def summary(
@@ -276,7 +329,8 @@ def summary(
         ("status", f"{stats.status}: {stats.message}"),
         (
             "iterations",
-            f"{stats.iter}{total}, {session.nlp.epoch} epochs completed, evaluations {evaluations}",
+            f"{stats.iter}{total}, {progress.plural(session.nlp.epoch, 'epoch')} completed, "
+            f"evaluations {evaluations}",
         ),
         ("time", f"{stats.elapsed_time:.2f} s solver + {eval_time:.2f} s test evaluations"),
         ("test", test),

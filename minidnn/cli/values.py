@@ -63,9 +63,26 @@ def nonnegative_float(text: str) -> float:
 
 
 def int_list(text: str) -> tuple[int, ...]:
-    """Comma-separated positive integers, e.g. ``128,64`` (argparse type)."""
-    parts = [part for part in text.split(",") if part.strip()]
+    """Comma-separated positive integers, e.g. ``128,64``; ``none`` for an empty list (argparse type).
+
+    An empty item (``,``, ``64,,32``, ``''``) is an error, not a list with fewer sizes.
+    """
+    if text.strip().lower() == "none":
+        return ()
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers >= 1 such as 128,64 (or none), got {text!r}"
+        )
     return tuple(positive_int(part) for part in parts)
+
+
+def path(text: str) -> str:
+    """A path that is not empty (argparse type): ``''`` would silently mean the current folder, or
+    no file at all."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty one (use . for the current folder)")
+    return text
 
 
 def name_list(valid: tuple[str, ...], what: str) -> Callable[[str], tuple[str, ...]]:
@@ -73,6 +90,9 @@ def name_list(valid: tuple[str, ...], what: str) -> Callable[[str], tuple[str, .
 
     def names(text: str) -> tuple[str, ...]:
         chosen = tuple(name.strip() for name in text.split(",") if name.strip())
+        repeated = sorted({name for name in chosen if chosen.count(name) > 1})
+        if repeated:
+            raise argparse.ArgumentTypeError(f"{what} {', '.join(repeated)} given twice in {text!r}")
         unknown = [name for name in chosen if name not in valid]
         if unknown or not chosen:
             raise argparse.ArgumentTypeError(
