@@ -66,7 +66,7 @@ def test_stats_fields_after_a_run(method: str) -> None:
     assert stats.dual_feas == pytest.approx(numpy.linalg.norm(nlp.grad(stats.solution)))
     assert 1 <= stats.iter <= 5
     assert stats.elapsed_time >= 0
-    assert set(stats.counters) == {"neval_obj", "neval_grad", "neval_hprod"}
+    assert set(stats.counters) == {"neval_obj", "neval_grad", "neval_hprod", "neval_ghprod"}
     assert stats.counters["neval_obj"] >= stats.iter
     assert len(stats.history) == stats.iter + 1
     assert stats.history.columns[: len(BASE_COLUMNS)] == BASE_COLUMNS
@@ -297,7 +297,7 @@ def test_bad_budgets_are_refused_before_any_evaluation(method: str, options: dic
     nlp = Quadratic()
     with pytest.raises(ValueError):
         solvers.minimize(nlp, method, **options)
-    assert nlp.counters.as_dict() == {"neval_obj": 0, "neval_grad": 0, "neval_hprod": 0}
+    assert nlp.counters.as_dict() == {"neval_obj": 0, "neval_grad": 0, "neval_hprod": 0, "neval_ghprod": 0}
 
 
 @pytest.mark.parametrize("method", ALL)
