@@ -134,7 +134,9 @@ class NeuralNetModel(NLPModel):
         """Samples in the current batch (the last batch of an epoch may hold fewer than batch_size)."""
         if self.full_batch:
             return len(self.train_data)
-        return len(self._batch_arrays()[1])
+        if self._random_batch is not None:
+            return len(self._random_batch[1])
+        return len(self._batches.indices())
 
     @property
     def batches_per_epoch(self) -> int:

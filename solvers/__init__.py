@@ -3,7 +3,8 @@
 Stochastic family (one step per minibatch, Knet.jl's rules and defaults): ``sgd``, ``momentum``,
 ``nesterov``, ``adagrad``, ``rmsprop``, ``adam``. Deterministic family (JSOSolvers.jl's methods and
 constants): ``r2`` (quadratic regularisation), ``lbfgs`` (line search), ``trunk`` (trust region with
-Steihaug-Toint CG on ``hprod``), ``lsr1`` (trunk on an L-SR1 model). ``minimize(nlp, method,
+Steihaug-Toint CG on ``hprod``), ``lsr1`` (trunk on an L-SR1 model), ``hessian_free`` (Martens' Hessian-free
+Newton-CG on sub-sampled Gauss-Newton or Hessian products). ``minimize(nlp, method,
 **options)`` dispatches by name. Every solver returns an :class:`ExecutionStats`.
 
 Each solver's own parameters are declared once, with default, valid values and source, in its
@@ -19,6 +20,7 @@ Reading order: a solver's module, then :mod:`.core` (Budget, the minibatch view,
 from minidnn.solvers.adagrad import adagrad
 from minidnn.solvers.adam import adam
 from minidnn.solvers.core import Budget
+from minidnn.solvers.hessian_free import hessian_free
 from minidnn.solvers.lbfgs import lbfgs
 from minidnn.solvers.lsr1 import lsr1
 from minidnn.solvers.minimize import DETERMINISTIC, METHODS, STOCHASTIC, minimize
@@ -40,4 +42,16 @@ __all__ = [
     "History",
     "minimize",
 ]
-__all__ += ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "r2", "lbfgs", "trunk", "lsr1"]
+__all__ += [
+    "sgd",
+    "momentum",
+    "nesterov",
+    "adagrad",
+    "rmsprop",
+    "adam",
+    "r2",
+    "lbfgs",
+    "trunk",
+    "lsr1",
+    "hessian_free",
+]
