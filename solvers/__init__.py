@@ -1,7 +1,8 @@
 """solvers: smooth optimization solvers on the NLPModel contract.
 
-Stochastic family (one step per minibatch, Knet.jl's rules and defaults): ``sgd``, ``momentum``,
-``nesterov``, ``adagrad``, ``rmsprop``, ``adam``. Deterministic family (JSOSolvers.jl's methods and
+Stochastic family (one step per minibatch): ``sgd``, ``momentum``, ``nesterov``, ``adagrad``,
+``rmsprop``, ``adam`` (Knet.jl's rules and defaults) and ``multibatch_lbfgs`` (L-BFGS with curvature
+pairs from overlapping samples). Deterministic family (JSOSolvers.jl's methods and
 constants): ``r2`` (quadratic regularisation), ``lbfgs`` (line search), ``trunk`` (trust region with
 Steihaug-Toint CG on ``hprod``), ``lsr1`` (trunk on an L-SR1 model), ``hessian_free`` (Martens' Hessian-free
 Newton-CG on sub-sampled Gauss-Newton or Hessian products). ``minimize(nlp, method,
@@ -25,6 +26,7 @@ from minidnn.solvers.lbfgs import lbfgs
 from minidnn.solvers.lsr1 import lsr1
 from minidnn.solvers.minimize import DETERMINISTIC, METHODS, STOCHASTIC, minimize
 from minidnn.solvers.momentum import momentum
+from minidnn.solvers.multibatch_lbfgs import multibatch_lbfgs
 from minidnn.solvers.nesterov import nesterov
 from minidnn.solvers.r2 import r2
 from minidnn.solvers.rmsprop import rmsprop
@@ -53,5 +55,6 @@ __all__ += [
     "lbfgs",
     "trunk",
     "lsr1",
+    "multibatch_lbfgs",
     "hessian_free",
 ]
