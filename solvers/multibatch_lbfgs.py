@@ -17,9 +17,16 @@ B_k of m samples and O_k its last r = ⌈``overlap`` m⌉ samples. Each iteratio
    (Armijo on the batch of the step; Nocedal and Wright, Numerical Optimization, §3.1, c₁ = 10⁻⁴);
    none: the memory is cleared and no step is taken;
 4. ∇f_{O_k}(x_{k+1}) on the same batch, and the pair (s_k, y_k) = (αd, ∇f_{O_k}(x_{k+1}) -
-   ∇f_{O_k}(x_k)), kept only when sᵀy > √eps ‖s‖ ‖y‖ (the scale-invariant curvature rule of
-   ``InverseLBFGSOperator``: it holds for f and for any multiple of f or rescaling of x, where the
-   paper's sᵀy > ε‖s‖² does not);
+   ∇f_{O_k}(x_k)), with ``pair_rule``:
+
+   - ``"powell"`` (default): Powell's damping (Powell 1978; Nocedal and Wright, Procedure 18.2) with
+     B_k replaced by δI, δ = ‖y‖/‖s‖, as in the stochastic damped L-BFGS of Wang, Ma, Goldfarb and
+     Liu (SIAM J. Optim. 27, 2017): when sᵀy < 0.2 δ sᵀs, y ← θ y + (1 - θ) δ s with
+     θ = 0.8 δ sᵀs / (δ sᵀs - sᵀy), so sᵀy = 0.2 δ sᵀs = 0.2 ‖s‖‖y‖ > 0: every pair is kept. An
+     Armijo step on a nonconvex f often has sᵀy ≤ 0; rejecting all such pairs leaves a stale memory;
+   - ``"skip"``: the pair is kept only when sᵀy > √eps ‖s‖ ‖y‖ (the scale-invariant curvature rule
+     of ``InverseLBFGSOperator``: unchanged by a multiple of f or a rescaling of x, where the
+     paper's sᵀy > ε‖s‖² is not);
 5. the model moves to the next batch, and f, ∇f at x_{k+1} are evaluated there (step 1 again).
 
 In the paper O_k also belongs to S_{k+1}, so ∇f_{O_k}(x_{k+1}) is part of the next step's gradient.
@@ -38,10 +45,12 @@ from typing import Any
 from minidnn.nlpmodels import InverseLBFGSOperator
 from minidnn.solvers.core import Batches, Budget, Solver
 from minidnn.solvers.driver import solver_function
-from minidnn.solvers.parameters import POSITIVE, Integer, Number, declared, parameter
+from minidnn.solvers.parameters import POSITIVE, Integer, Number, OneOf, declared, parameter
 
 ARMIJO_C = 1e-4  # Nocedal and Wright §3.1: c₁ = 10⁻⁴
 SHRINK = 0.5  # halving the step (Nocedal and Wright §3.1, backtracking)
+POWELL_LOW, POWELL_THETA = 0.2, 0.8  # Powell 1978; Nocedal and Wright, Procedure 18.2
+PAIR_RULES = ("powell", "skip")
 
 
 @declared
@@ -54,6 +63,12 @@ class MultiBatchLBFGSParameters:
         "fraction of each batch in the overlap that gives the curvature pair",
         Number(0.0, 1.0, low_open=True),
         source="a quarter; Berahas, Nocedal and Takáč 2016 §4 vary it",
+    )
+    pair_rule: str = parameter(
+        "powell",
+        "powell (damped pairs, all kept) or skip (pairs with too little curvature dropped)",
+        OneOf(PAIR_RULES),
+        source="Wang, Ma, Goldfarb and Liu 2017: damping for nonconvex stochastic problems",
     )
     lr: float = parameter(
         1.0,
@@ -114,7 +129,10 @@ class MultiBatchLBFGS(Solver):
             return "small_step"
         f_overlap, g_overlap = self.overlap_gradient(point)
         self.checked_grad_norm(f_overlap, g_overlap)
-        if self.memory.push(alpha * d, g_overlap - self.g_overlap, skip_nonfinite=True):
+        step, change = alpha * d, g_overlap - self.g_overlap
+        if self.params.pair_rule == "powell":
+            change = self.powell_damped(step, change)
+        if self.memory.push(step, change, skip_nonfinite=True):
             self.pairs += 1
         else:
             self.skipped += 1
@@ -156,6 +174,18 @@ class MultiBatchLBFGS(Solver):
         m = int(self.nlp.batch_samples)
         r = self.overlap_size(m)
         return self.nlp.objgrad(x) if r == m else self.nlp.objgrad_samples(x, m - r, m)
+
+    def powell_damped(self, s: Any, y: Any) -> Any:
+        """y, or θ y + (1 - θ) δ s when sᵀy < 0.2 δ sᵀs (δ = ‖y‖/‖s‖; see the module docstring)."""
+        ss, sy, yy = self.dot(s, s), self.dot(s, y), self.dot(y, y)
+        if not (ss > 0 and math.isfinite(yy)):
+            return y
+        delta = math.sqrt(yy / ss)
+        curvature = delta * ss
+        if sy >= POWELL_LOW * curvature:
+            return y
+        theta = POWELL_THETA * curvature / (curvature - sy)
+        return theta * y + (1.0 - theta) * delta * s
 
     def overlap_size(self, m: int) -> int:
         return min(m, max(1, math.ceil(self.params.overlap * m)))
