@@ -18,9 +18,12 @@ change) and its sub-sample S, the first ⌈``curvature_fraction`` |X|⌉ samples
    ρ > 3/4 → λ ← 2/3 λ.
 5. Armijo backtracking along d (Martens and Sutskever, "Training deep and recurrent networks with
    Hessian-free optimization", 2012, §8.8): the largest α = 0.8^j, j ≤ ``bk_max``, with
-   f(x + αd) ≤ f(x) + 10⁻² α gᵀd; no step when none is found.
+   f(x + αd) ≤ f(x) + 10⁻² α gᵀd; no step when none is found (λ has grown in step 4, and the next
+   CG starts from 0).
 
-A fixed problem (no minibatches) has no samples: its curvature is the whole Hessian.
+Batches: with ``resample`` the sub-sample changes with the batch; on one fixed batch (or in full
+batch, where S is the first ⌈``curvature_fraction`` n⌉ training samples, in file order) it stays the
+same. A fixed problem (no minibatches) has no samples: its curvature is the whole Hessian.
 """
 
 from __future__ import annotations

@@ -118,6 +118,7 @@ class MultiBatchLBFGS(Solver):
         alpha, backtracks = self.armijo(d, slope) if slope < 0 else (0.0, 0)
         self.extra = {"bk": backtracks, "mem": self.memory.npairs, "pairs": self.pairs}
         self.step = alpha
+        self.solver_specific.update(pairs=self.pairs, skipped_pairs=self.skipped)
         if alpha == 0.0:
             if self.memory.npairs == 0 and not self.batches.minibatched:
                 return "small_step"
@@ -136,6 +137,7 @@ class MultiBatchLBFGS(Solver):
             self.pairs += 1
         else:
             self.skipped += 1
+        self.extra.update(mem=self.memory.npairs, pairs=self.pairs)
         self.solver_specific.update(pairs=self.pairs, skipped_pairs=self.skipped)
         self.next_batch(point, (f_overlap, g_overlap))
         return None
