@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -513,7 +514,7 @@ def _add_into(acc: list[Any], g: Any) -> None:
 
 
 def _is_index(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 # -- H_L w for the named losses: the Hessian of the mean loss over a chunk with respect to its outputs z

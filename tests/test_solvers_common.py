@@ -264,7 +264,7 @@ def test_minimize_dispatches_by_name() -> None:
 
 def test_unknown_method_lists_the_valid_ones() -> None:
     with pytest.raises(
-        ValueError, match="valid methods: sgd, momentum, nesterov, adagrad, rmsprop, adam, r2, lbfgs"
+        ValueError, match="valid methods: sgd, momentum, nesterov, adagrad, rmsprop, adam, multibatch_lbfgs"
     ):
         minimize(rosenbrock(), "newton")
 
