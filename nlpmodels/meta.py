@@ -36,8 +36,8 @@ class Counters:
 
     neval_obj: int = 0
     neval_grad: int = 0
-    neval_hprod: int = 0
     neval_ghprod: int = 0
+    neval_hprod: int = 0
 
     def reset(self) -> None:
         for f in fields(self):
