@@ -31,10 +31,12 @@ class NLPModelMeta:
 
 @dataclass
 class Counters:
-    """Evaluations since the last reset. ``objgrad`` counts one objective and one gradient."""
+    """Evaluations since the last reset. ``objgrad`` counts one objective and one gradient;
+    ``neval_ghprod`` counts Gauss-Newton products (``NeuralNetModel.ghprod``)."""
 
     neval_obj: int = 0
     neval_grad: int = 0
+    neval_ghprod: int = 0
     neval_hprod: int = 0
 
     def reset(self) -> None:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -89,6 +90,7 @@ class NeuralNetModel(NLPModel):
             )
         self.loss_name = _loss_name(loss)
         self._loss = _loss_function(loss)
+        self._named_loss = isinstance(loss, str)
         self._encode = ENCODINGS.get(loss, _labels) if isinstance(loss, str) else _labels
         if not (isinstance(l2, int | float) and math.isfinite(l2) and l2 >= 0):
             raise ValueError(f"NeuralNetModel: l2 must be a finite number >= 0, got {l2!r}")
@@ -109,6 +111,7 @@ class NeuralNetModel(NLPModel):
         self._version = 0
         self._full_epochs = 0
         self._batch: tuple[int, float, Tensor, Any] | None = None
+        self._part: tuple[tuple[int, int, int], float, Tensor, Any] | None = None
         self._random_batch: tuple[Any, Any] | None = None
         self.comm = comm
         self._ranks: distributed.Ranks | None = None
@@ -126,6 +129,15 @@ class NeuralNetModel(NLPModel):
     @property
     def batch_size(self) -> int:
         return len(self.train_data) if self.full_batch else self._batches.batch_size
+
+    @property
+    def batch_samples(self) -> int:
+        """Samples in the current batch (the last batch of an epoch may hold fewer than batch_size)."""
+        if self.full_batch:
+            return len(self.train_data)
+        if self._random_batch is not None:
+            return len(self._random_batch[1])
+        return len(self._batches.indices())
 
     @property
     def batches_per_epoch(self) -> int:
@@ -199,7 +211,7 @@ class NeuralNetModel(NLPModel):
         total, g = self._loss_and_gradient(x)
         return self._scalar(total, x), g
 
-    def _loss_and_gradient(self, x: Any) -> tuple[Any, Any]:
+    def _loss_and_gradient(self, x: Any, part: tuple[int, int] | None = None) -> tuple[Any, Any]:
         """The loss on the device (no transfer) and the gradient, from one forward and backward pass."""
         self.network.load(x)
         flat: list[Any] = []
@@ -207,12 +219,12 @@ class NeuralNetModel(NLPModel):
         def accumulate(loss: Tensor) -> None:
             _add_into(flat, self.network.gradient_vector(_grad_of(loss, self.network.parameters())))
 
-        total, g = self._summed(self._loss_sum(accumulate), flat)
+        total, g = self._summed(self._loss_sum(accumulate, part), flat)
         if self.l2:
             g += self.l2 * x
         return total, g
 
-    def _hprod(self, x: Any, v: Any) -> Any:
+    def _hprod(self, x: Any, v: Any, part: tuple[int, int] | None = None) -> Any:
         self.network.load(x)
         xp = self.meta.backend.xp
         flat: list[Any] = []
@@ -224,7 +236,7 @@ class NeuralNetModel(NLPModel):
 
         self.network.set_tangent(v)
         try:
-            self._loss_sum(accumulate)
+            self._loss_sum(accumulate, part)
         finally:
             self.network.set_tangent(None)
         hv = self._summed(None, flat)[1]
@@ -232,11 +244,108 @@ class NeuralNetModel(NLPModel):
             hv += self.l2 * v
         return hv
 
-    def _loss_sum(self, each: Callable[[Tensor], None]) -> Any:
-        """The mean loss over the current batch (or all chunks); ``each`` sees every chunk's share."""
+    # -- products and gradients on parts of the batch -----------------------------------------------------
+    def ghprod(self, x: Any, v: Any, out: Any = None, *, fraction: float = 1.0) -> Any:
+        """The generalized Gauss-Newton product (Jᵀ H_L J + l2 I) v at x, on the current batch or on
+        the first ⌈fraction m⌉ of its m samples (see the module docstring); counts one neval_ghprod."""
+        part = self._fraction_part("ghprod", fraction)
+        self.check_vector("x", x)
+        self.check_vector("v", v)
+        self.check_out(out)
+        gv = self._ghprod(x, v, part)
+        if out is not None:
+            out[...] = gv
+            gv = out
+        self.counters.neval_ghprod += 1
+        return gv
+
+    def sample_hprod(self, x: Any, v: Any, fraction: float, out: Any = None) -> Any:
+        """The exact Hessian-vector product of the mean loss (plus l2) over the first ⌈fraction m⌉ of
+        the m samples of the current batch; counts one neval_hprod (``hprod`` when fraction is 1)."""
+        part = self._fraction_part("sample_hprod", fraction)
+        if part is None:
+            return self.hprod(x, v, out)
+        self.check_vector("x", x)
+        self.check_vector("v", v)
+        self.check_out(out)
+        hv = self._hprod(x, v, part)
+        if out is not None:
+            out[...] = hv
+            hv = out
+        self.counters.neval_hprod += 1
+        return hv
+
+    def objgrad_samples(self, x: Any, start: int, stop: int, out: Any = None) -> tuple[float, Any]:
+        """(f, ∇f) of the mean loss over samples [start, stop) of the current batch, plus the l2 term;
+        counts one objective and one gradient evaluation."""
+        count = self.batch_samples
+        if not (_is_index(start) and _is_index(stop) and 0 <= start < stop <= count):
+            raise ValueError(
+                f"{self.meta.name}: objgrad_samples needs integers 0 <= start < stop <= {count} "
+                f"(samples in the current batch), got start={start!r}, stop={stop!r}"
+            )
+        self.check_vector("x", x)
+        self.check_out(out)
+        total, g = self._loss_and_gradient(x, (start, stop))
+        f = self._scalar(total, x)
+        if out is not None:
+            out[...] = g
+            g = out
+        self.counters.neval_obj += 1
+        self.counters.neval_grad += 1
+        return f, g
+
+    def _fraction_part(self, caller: str, fraction: float) -> tuple[int, int] | None:
+        """Samples [0, ⌈fraction m⌉) of the current batch, or None for all of them."""
+        if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction <= 1:
+            raise ValueError(f"{self.meta.name}: {caller} needs a fraction in (0, 1], got {fraction!r}")
+        count = self.batch_samples
+        size = max(1, math.ceil(fraction * count))
+        if size >= count:
+            return None
+        return (0, size)
+
+    def _ghprod(self, x: Any, v: Any, part: tuple[int, int] | None) -> Any:
+        """Jᵀ H_L J v summed over the chunks (one forward-mode and one reverse pass each), plus l2 v."""
+        self.network.load(x)
+        self.network.train()
+        flat: list[Any] = []
+        for step, (weight, inputs, targets) in enumerate(self._chunks(part)):
+            self.network.fix_noise(self._noise_step(step))
+            self.network.set_tangent(v)
+            try:
+                with no_grad():
+                    jv = self.network(inputs, check=False).tangent
+            finally:
+                self.network.set_tangent(None)
+            outputs = self.network(inputs, check=False)
+            u = self._loss_hessian_product(outputs.data, targets, jv) * weight
+            grads = _grad_of(outputs, self.network.parameters(), grad_outputs=u)
+            _add_into(flat, self.network.gradient_vector(grads))
+        gv = self._summed(None, flat)[1]
+        if gv is None:
+            gv = self.meta.backend.xp.zeros_like(v)
+        if self.l2:
+            gv += self.l2 * v
+        return gv
+
+    def _loss_hessian_product(self, z: Any, targets: Any, w: Any) -> Any:
+        """H_L w: the Hessian of the chunk's mean loss with respect to the outputs z, times w."""
+        xp = self.meta.backend.xp
+        if w is None:
+            return xp.zeros_like(z)
+        if self._named_loss:
+            return LOSS_HESSIANS[self.loss_name](xp, z, targets, w)
+        outputs = Tensor(z, requires_grad=True, tangent=w)
+        (gz,) = _grad_of(self._loss(outputs, targets), [outputs])
+        return xp.zeros_like(z) if gz.tangent is None else gz.tangent
+
+    def _loss_sum(self, each: Callable[[Tensor], None], part: tuple[int, int] | None = None) -> Any:
+        """The mean loss over the current batch (or all chunks, or samples [start, stop) of them with
+        ``part``); ``each`` sees every chunk's share."""
         self.network.train()
         total = None
-        for step, (weight, inputs, targets) in enumerate(self._chunks()):
+        for step, (weight, inputs, targets) in enumerate(self._chunks(part)):
             self.network.fix_noise(self._noise_step(step))
             loss = self._loss(self.network(inputs, check=False), targets)
             share = loss if weight == 1.0 else loss * weight
@@ -249,28 +358,43 @@ class NeuralNetModel(NLPModel):
             total = total + (0.5 * self.l2) * self.meta.backend.xp.sum(x * x)
         return self.meta.backend.to_float(total)
 
-    def _chunks(self):
-        """(weight, inputs, targets) for the current batch, or for every chunk of the training set."""
+    def _chunks(self, part: tuple[int, int] | None = None):
+        """(weight, inputs, targets) for the current batch, or for every chunk of the training set;
+        with ``part`` = (start, stop), for those samples only (weights then sum to 1 over the part)."""
         if not self.full_batch:
-            weight, inputs, targets = self._current()
+            weight, inputs, targets = self._current() if part is None else self._current_part(*part)
             if weight:
                 yield weight, inputs, targets
             return
-        n = len(self.train_data)
-        first, last = self._share(n)
-        for start in range(first, last, self.eval_batch_size):
-            stop = min(start + self.eval_batch_size, last)
+        low, high = (0, len(self.train_data)) if part is None else part
+        first, last = self._share(high - low)
+        for start in range(low + first, low + last, self.eval_batch_size):
+            stop = min(start + self.eval_batch_size, low + last)
             inputs, labels = self._to_device(self.train_data.x[start:stop], self.train_data.y[start:stop])
-            yield (stop - start) / n, inputs, self._targets(labels)
+            yield (stop - start) / (high - low), inputs, self._targets(labels)
 
     def _current(self) -> tuple[float, Tensor, Any]:
         """(weight, inputs, targets) of this rank's share of the current batch (all of it on one rank)."""
         if self._batch is None or self._batch[0] != self._version:
-            x, y = self._random_batch if self._random_batch is not None else self._batches.current()
+            x, y = self._batch_arrays()
             start, stop = self._share(len(y))
             inputs, labels = self._to_device(x[start:stop], y[start:stop])
             self._batch = (self._version, (stop - start) / len(y), inputs, self._targets(labels))
         return self._batch[1:]
+
+    def _current_part(self, low: int, high: int) -> tuple[float, Tensor, Any]:
+        """(weight, inputs, targets) of this rank's share of samples [low, high) of the current batch."""
+        key = (self._version, low, high)
+        if self._part is None or self._part[0] != key:
+            x, y = self._batch_arrays()
+            start, stop = self._share(high - low)
+            inputs, labels = self._to_device(x[low + start : low + stop], y[low + start : low + stop])
+            self._part = (key, (stop - start) / (high - low), inputs, self._targets(labels))
+        return self._part[1:]
+
+    def _batch_arrays(self) -> tuple[numpy.ndarray, numpy.ndarray]:
+        """The current batch (x, y) on the host."""
+        return self._random_batch if self._random_batch is not None else self._batches.current()
 
     def _to_device(self, x: numpy.ndarray, y: numpy.ndarray) -> tuple[Tensor, Any]:
         """A chunk of host data on the model's device: (inputs in the model's dtype, int labels)."""
@@ -405,6 +529,50 @@ def _add_into(acc: list[Any], g: Any) -> None:
         acc[0] += g
     else:
         acc.append(g)
+
+
+def _is_index(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+# -- H_L w for the named losses: the Hessian of the mean loss over a chunk with respect to its outputs z
+# (N, C), times w (N, C). Each is positive semi-definite (the losses are convex in z).
+def _sigmoid(xp: Any, z: Any) -> Any:
+    """1 / (1 + exp(-z)) without overflow."""
+    return 0.5 * (1.0 + xp.tanh(0.5 * z))
+
+
+def _softmax_cross_entropy_hessian(xp: Any, z: Any, labels: Any, w: Any) -> Any:
+    """Per sample (diag(p) - p pᵀ) w / N, p = softmax(z_i) (the loss is a mean over the N samples)."""
+    e = xp.exp(z - xp.max(z, axis=1, keepdims=True))
+    p = e / xp.sum(e, axis=1, keepdims=True)
+    pw = p * w
+    return (pw - p * xp.sum(pw, axis=1, keepdims=True)) / z.shape[0]
+
+
+def _mse_hessian(xp: Any, z: Any, targets: Any, w: Any) -> Any:
+    """2 w / (N C): the mean over all elements of (z - t)²."""
+    return w * (2.0 / z.size)
+
+
+def _binary_cross_entropy_hessian(xp: Any, z: Any, targets: Any, w: Any) -> Any:
+    """σ(z)(1 - σ(z)) w / (N C), elementwise: the mean of softplus(z) - t z."""
+    s = _sigmoid(xp, z)
+    return s * (1.0 - s) * w / z.size
+
+
+def _logistic_hessian(xp: Any, z: Any, signs: Any, w: Any) -> Any:
+    """σ(yz)(1 - σ(yz)) w / (N C), elementwise (y² = 1): the mean of softplus(-y z)."""
+    s = _sigmoid(xp, signs * z)
+    return s * (1.0 - s) * w / z.size
+
+
+LOSS_HESSIANS = {
+    "softmax_cross_entropy": _softmax_cross_entropy_hessian,
+    "mse": _mse_hessian,
+    "binary_cross_entropy": _binary_cross_entropy_hessian,
+    "logistic": _logistic_hessian,
+}
 
 
 def _loss_name(loss: str | LossFunction) -> str:

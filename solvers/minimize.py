@@ -8,9 +8,11 @@ from minidnn.solvers.adagrad import Adagrad
 from minidnn.solvers.adam import Adam
 from minidnn.solvers.core import Solver
 from minidnn.solvers.driver import run
+from minidnn.solvers.hessian_free import HessianFree
 from minidnn.solvers.lbfgs import LBFGS
 from minidnn.solvers.lsr1 import LSR1
 from minidnn.solvers.momentum import Momentum
+from minidnn.solvers.multibatch_lbfgs import MultiBatchLBFGS
 from minidnn.solvers.nesterov import Nesterov
 from minidnn.solvers.r2 import R2
 from minidnn.solvers.rmsprop import RMSprop
@@ -19,7 +21,11 @@ from minidnn.solvers.stats import ExecutionStats
 from minidnn.solvers.trunk import Trunk
 
 METHODS: dict[str, type[Solver]] = {
-    cls.name: cls for cls in (SGD, Momentum, Nesterov, Adagrad, RMSprop, Adam, R2, LBFGS, Trunk, LSR1)
+    cls.name: cls
+    for cls in (
+        *(SGD, Momentum, Nesterov, Adagrad, RMSprop, Adam, MultiBatchLBFGS),
+        *(R2, LBFGS, Trunk, LSR1, HessianFree),
+    )
 }
 """Solver classes by name (each with its ``family`` and ``parameters`` record): the stochastic
 family first, then the deterministic one."""

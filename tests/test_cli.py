@@ -268,7 +268,7 @@ def test_a_parameter_flag_the_solver_lacks_is_the_solvers_own_error(tmp_path, ca
     [
         ("--dataset", "'digits', 'mnist', 'fashion-mnist', 'cifar10'"),
         ("--model", "'mlp', 'lenet5', 'lenet', 'cifar-cnn'"),
-        ("--solver", "'adam', 'r2', 'lbfgs', 'trunk', 'lsr1', 'trunk-lsr1'"),
+        ("--solver", "'adam', 'multibatch_lbfgs', 'r2', 'lbfgs', 'trunk', 'lsr1', 'hessian_free', 'trunk-"),
     ],
 )
 def test_unknown_names_list_the_valid_ones(flag, valid, capsys):

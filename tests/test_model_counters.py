@@ -68,7 +68,7 @@ def test_each_call_that_returns_counts_once(kind):
     nlp.grad(x, out=np.empty_like(x))
     nlp.objgrad(x)
     nlp.hprod(x, x)
-    assert counts(nlp) == {"neval_obj": 2, "neval_grad": 2, "neval_hprod": 1}
+    assert counts(nlp) == {"neval_obj": 2, "neval_grad": 2, "neval_hprod": 1, "neval_ghprod": 0}
 
 
 class Failing(ChainedRosenbrock):
@@ -83,4 +83,4 @@ def test_an_evaluation_that_fails_inside_counts_nothing():
     for call in (lambda x: nlp.grad(x), lambda x: nlp.objgrad(x), lambda x: LBFGSModel(nlp).grad(x)):
         with pytest.raises(FloatingPointError):
             call(np.array(nlp.meta.x0))
-    assert counts(nlp) == {"neval_obj": 0, "neval_grad": 0, "neval_hprod": 0}
+    assert counts(nlp) == {"neval_obj": 0, "neval_grad": 0, "neval_hprod": 0, "neval_ghprod": 0}

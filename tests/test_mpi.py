@@ -30,7 +30,7 @@ from minidnn import datasets, models, solvers
 HERE = Path(__file__).resolve().parent
 RANKS = 2
 TIMEOUT = 240  # seconds for one mpiexec launch on a loaded two-core machine
-SOLVER_RUNS = {"lbfgs": 5, "trunk": 3}  # iterations per run
+SOLVER_RUNS = {"lbfgs": 5, "trunk": 3, "hessian_free": 2}  # iterations per run
 
 
 # -- launching ----------------------------------------------------------------------------------------
@@ -76,7 +76,8 @@ def small_model(comm, n: int = 23, **options) -> NeuralNetModel:
 
 
 def derivative_values(comm) -> dict[str, np.ndarray]:
-    """f, gradient and Hv along a walk through the batches, and evaluate, for several set-ups.
+    """f, gradient, Hv, Gauss-Newton products, sub-sampled Hv and the values on part of the batch
+    along a walk through the batches, and evaluate, for several set-ups.
 
     23 samples in batches of 7 end an epoch with 2 samples (one per rank); 22 end it with 1 (rank 1
     has none); the walk then enters epoch 1, draws a random batch and sets a new batch size. Full
@@ -98,6 +99,9 @@ def derivative_values(comm) -> dict[str, np.ndarray]:
                 controls.append([nlp.next_minibatch(), nlp.epoch, nlp.batch_version])
             f, g = nlp.objgrad(x)
             rows.append(np.concatenate([[f, nlp.obj(x)], g, nlp.grad(x), nlp.hprod(x, v)]))
+            f_part, g_part = nlp.objgrad_samples(x, 0, max(1, nlp.batch_samples // 2))
+            products = [nlp.ghprod(x, v), nlp.sample_hprod(x, v, 0.5)]
+            rows.append(np.concatenate([[f_part, f_part], g_part, *products]))
         values[f"{name} derivatives"] = np.array(rows)
         values[f"{name} controls"] = np.array(controls, dtype=np.int64)
         values[f"{name} evaluate"] = np.array([nlp.evaluate(x, split) for split in ("train", "test")])

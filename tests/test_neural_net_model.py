@@ -116,9 +116,9 @@ def test_counters_count_exactly_and_reset():
     nlp.objgrad(x)
     nlp.hprod(x, v)
     nlp.hprod(x, v)
-    assert nlp.counters.as_dict() == {"neval_obj": 2, "neval_grad": 2, "neval_hprod": 2}
+    assert nlp.counters.as_dict() == {"neval_obj": 2, "neval_grad": 2, "neval_hprod": 2, "neval_ghprod": 0}
     nlp.reset_counters()
-    assert nlp.counters.as_dict() == {"neval_obj": 0, "neval_grad": 0, "neval_hprod": 0}
+    assert nlp.counters.as_dict() == {"neval_obj": 0, "neval_grad": 0, "neval_hprod": 0, "neval_ghprod": 0}
 
 
 def test_x_is_never_kept_nor_mutated_and_x0_never_changes():
@@ -241,7 +241,7 @@ def test_bad_vectors_are_refused_and_nothing_is_counted_or_changed():
                 call(x)
     with pytest.raises(ValueError, match=r"v must have shape"):
         nlp.hprod(nlp.meta.x0, np.zeros(2))
-    assert nlp.counters.as_dict() == {"neval_obj": 0, "neval_grad": 0, "neval_hprod": 0}
+    assert nlp.counters.as_dict() == {"neval_obj": 0, "neval_grad": 0, "neval_hprod": 0, "neval_ghprod": 0}
     np.testing.assert_array_equal(nlp.network.vector(), weights)
 
 

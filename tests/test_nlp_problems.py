@@ -80,7 +80,7 @@ def check_contract(nlp, x, v, u, *, objgrad_exact=True):
     f2, g2 = nlp.objgrad(x)
     objgrad_transfers = be.host_transfers - transfers
     hu = nlp.hess_op(x) @ u
-    assert nlp.counters.as_dict() == {"neval_obj": 2, "neval_grad": 2, "neval_hprod": 2}
+    assert nlp.counters.as_dict() == {"neval_obj": 2, "neval_grad": 2, "neval_hprod": 2, "neval_ghprod": 0}
     if be.name != "numpy":
         assert (obj_transfers, derivative_transfers, objgrad_transfers) == (1, 0, 1)
     for r in (g, hv, hu, g2):

@@ -223,9 +223,9 @@ def test_pass_through_and_delegation(cls):
     f, g = qn.objgrad(x)
     assert f == 14.0 and np.array_equal(g, 2 * x)
     qn.hprod(x, x)
-    assert nlp.counters.as_dict() == {"neval_obj": 3, "neval_grad": 2, "neval_hprod": 1}
+    assert nlp.counters.as_dict() == {"neval_obj": 3, "neval_grad": 2, "neval_hprod": 1, "neval_ghprod": 0}
     qn.reset_counters()
-    assert nlp.counters.as_dict() == {"neval_obj": 0, "neval_grad": 0, "neval_hprod": 0}
+    assert nlp.counters.as_dict() == {"neval_obj": 0, "neval_grad": 0, "neval_hprod": 0, "neval_ghprod": 0}
     nlp._private = 1
     assert not hasattr(qn, "no_such_attribute") and not hasattr(qn, "_private")
     assert "mem=5" in repr(qn)

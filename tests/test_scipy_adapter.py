@@ -125,4 +125,4 @@ def test_bad_points_are_refused_and_change_nothing():
             call(np.zeros(3))
     with pytest.raises(ValueError, match="v must have shape"):
         problem["hessp"](np.zeros(2), np.zeros(3))
-    assert nlp.counters.as_dict() == {"neval_obj": 0, "neval_grad": 0, "neval_hprod": 0}
+    assert nlp.counters.as_dict() == {"neval_obj": 0, "neval_grad": 0, "neval_hprod": 0, "neval_ghprod": 0}

@@ -23,9 +23,11 @@ KNET_DEFAULTS = {
     "rmsprop": {"lr": 0.01, "rho": 0.9, "eps": 1e-6},
     "adam": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8},
 }
+KNET = tuple(KNET_DEFAULTS)
+"""The stochastic solvers with Knet.jl's update rules."""
 
 
-@pytest.mark.parametrize("method", STOCHASTIC)
+@pytest.mark.parametrize("method", KNET)
 def test_defaults_are_knets(method: str) -> None:
     declared = parameters.defaults(solvers.METHODS[method].parameters)
     assert declared == {**KNET_DEFAULTS[method], "clip": None}
@@ -63,7 +65,7 @@ def reference_steps(method: str, grad, x: numpy.ndarray, steps: int, **p: float)
     return x
 
 
-@pytest.mark.parametrize("method", STOCHASTIC)
+@pytest.mark.parametrize("method", KNET)
 def test_update_rules_match_knet(method: str) -> None:
     nlp = Quadratic((1.0, 3.0, 0.5))
     x0 = numpy.array([0.3, -0.2, 0.7])
@@ -72,7 +74,7 @@ def test_update_rules_match_knet(method: str) -> None:
     numpy.testing.assert_allclose(stats.solution, expected, rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("method", STOCHASTIC)
+@pytest.mark.parametrize("method", KNET)
 def test_clipping_bounds_the_gradient_norm(method: str) -> None:
     nlp = Quadratic((10.0, 10.0))
     x0 = numpy.array([3.0, -4.0])

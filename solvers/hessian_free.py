@@ -1,0 +1,268 @@
+"""hessian_free: Hessian-free optimization (Martens, "Deep learning via Hessian-free optimization",
+ICML 2010), the sub-sampled Newton-CG method of Byrd, Chin, Neveitt and Nocedal ("On the use of
+stochastic Hessian information in optimization methods for machine learning", SIAM J. Optim. 21,
+2011).
+
+Each iteration, on the current batch X (the driver re-evaluates f and g = ∇f_X(x) after a batch
+change) and its sub-sample S, the first ⌈``curvature_fraction`` |X|⌉ samples of X:
+
+1. B = C_S + λ I, with C_S the Gauss-Newton matrix on S (``nlp.ghprod``, Martens §4.2; positive
+   semi-definite) or the Hessian on S (``curvature="hessian"``), λ the Levenberg-Marquardt damping.
+2. CG on B d = -g (:func:`martens_cg`), warm-started from ζ d_prev, the previous CG solution decayed
+   by ζ = 0.95 (Martens §4.5), stopped by Martens' relative-progress test on the quadratic
+   φ(d) = gᵀd + ½ dᵀBd (§4.4): at iteration i, with k = max(10, 0.1 i), stop when
+   φ_i < 0 and (φ_i - φ_{i-k}) / φ_i < k ε, ε = 5e-4; or at ``cg_max_iter``.
+3. CG-backtracking (Martens §4.6): the iterates d_j at j = ⌈1.3^m⌉ are kept; from the last one back,
+   f(x + d_j) is evaluated while it keeps decreasing, and the best d_j is the step.
+4. ρ = (f(x + d) - f(x)) / φ(d); Levenberg-Marquardt (Martens §4.1): ρ < 1/4 → λ ← 3/2 λ,
+   ρ > 3/4 → λ ← 2/3 λ.
+5. Armijo backtracking along d (Martens and Sutskever, "Training deep and recurrent networks with
+   Hessian-free optimization", 2012, §8.8): the largest α = 0.8^j, j ≤ ``bk_max``, with
+   f(x + αd) ≤ f(x) + 10⁻² α gᵀd; no step when none is found (λ has grown in step 4, and the next
+   CG starts from 0).
+
+Batches: with ``resample`` the sub-sample changes with the batch; on one fixed batch (or in full
+batch, where S is the first ⌈``curvature_fraction`` n⌉ training samples, in file order) it stays the
+same. A fixed problem (no minibatches) has no samples: its curvature is the whole Hessian.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from minidnn.solvers.core import Batches, Budget, NonFinite, Solver, dot
+from minidnn.solvers.driver import solver_function
+from minidnn.solvers.parameters import FRACTION, POSITIVE, Integer, Number, OneOf, declared, parameter
+
+from minidnn.backend import Backend
+
+CURVATURES = ("gauss_newton", "hessian")
+
+
+@declared
+class HessianFreeParameters:
+    """hessian_free's parameters (Martens 2010; Byrd, Chin, Neveitt and Nocedal 2011)."""
+
+    curvature: str = parameter(
+        "gauss_newton",
+        "curvature products: gauss_newton (nlp.ghprod, positive semi-definite) or hessian (hprod)",
+        OneOf(CURVATURES),
+        source="Martens 2010 §4.2: the Gauss-Newton matrix",
+    )
+    curvature_fraction: float = parameter(
+        0.1,
+        "fraction of the current batch that the curvature products use",
+        Number(0.0, 1.0, low_open=True),
+        source="Byrd, Chin, Neveitt and Nocedal 2011 §6: Hessian samples of 5-10% of the gradient's",
+    )
+    damping: float = parameter(
+        1.0, "initial Levenberg-Marquardt damping λ", POSITIVE, source="Martens 2010 §4.1: λ adapted from 1"
+    )
+    decay: float = parameter(
+        0.95,
+        "factor ζ of the previous CG solution that starts the next CG",
+        FRACTION,
+        source="Martens 2010 §4.5: ζ = 0.95",
+    )
+    cg_max_iter: int = parameter(
+        10,
+        "inner CG iteration cap",
+        Integer(1),
+        source="a cap for minibatches, where each CG step costs a curvature product and the batch "
+        "gradient's noise makes a finer solve useless (LeNet-5 on MNIST, batch 100: 10 did better than "
+        "50 at equal time); Martens 2010 §4.4 allows 250 on large batches",
+    )
+    cg_epsilon: float = parameter(
+        5e-4,
+        "ε of the relative-progress stopping test of CG",
+        POSITIVE,
+        source="Martens 2010 §4.4: ε = 0.0005",
+    )
+    bk_max: int = parameter(
+        10,
+        "Armijo backtracks along the step (0: none)",
+        Integer(0),
+        source="Martens and Sutskever 2012 §8.8: α ← 0.8 α",
+    )
+
+
+SAVE_FACTOR = 1.3  # Martens 2010 §4.6: the iterates at ⌈1.3^m⌉ are kept for CG-backtracking
+PROGRESS_WINDOW = (10, 0.1)  # Martens 2010 §4.4: k = max(10, 0.1 i)
+LM_LOW, LM_HIGH = 0.25, 0.75  # Martens 2010 §4.1: ρ < 1/4 and ρ > 3/4
+LM_UP, LM_DOWN = 1.5, 2.0 / 3.0  # Martens 2010 §4.1: λ ← 3/2 λ and λ ← 2/3 λ
+ARMIJO_C, ARMIJO_SHRINK = 1e-2, 0.8  # Martens and Sutskever 2012 §8.8
+
+
+@dataclass
+class CGRun:
+    """CG's final solution and value φ, and the kept iterates (iteration, d_j, φ_j) in order."""
+
+    solution: Any
+    value: float
+    kept: list[tuple[int, Any, float]]
+    iterations: int
+    exit: str
+
+
+def martens_cg(
+    backend: Backend,
+    product: Callable[[Any], Any],
+    g: Any,
+    d0: Any | None,
+    *,
+    max_iter: int,
+    epsilon: float,
+) -> CGRun:
+    """CG on B d = -g from ``d0`` (None: 0) with Martens' (2010, §4.4) relative-progress test on
+    φ(d) = gᵀd + ½ dᵀBd = ½ (g + r)ᵀd, r = Bd + g, keeping the iterates at ⌈1.3^m⌉ (§4.6)."""
+    xp = backend.xp
+    if d0 is None:
+        d, r = xp.zeros_like(g), g
+    else:
+        d = d0
+        r = product(d0) + g
+    p = -r
+    rr = dot(backend, r, r)
+    values = [0.0 if d0 is None else 0.5 * dot(backend, g + r, d)]
+    kept: list[tuple[int, Any, float]] = []
+    next_save, exit_reason = 1, "cap"
+    for i in range(1, max_iter + 1):
+        bp = product(p)
+        curvature = dot(backend, p, bp)
+        if not math.isfinite(curvature):
+            raise NonFinite(f"the curvature product is not finite (pᵀBp = {curvature})")
+        if curvature <= 0:
+            if i == 1:  # no progress yet: the direction itself, -r
+                d = d + p
+                values.append(0.5 * dot(backend, g + product(d) + g, d))
+            exit_reason = "negative curvature"
+            break
+        alpha = rr / curvature
+        d = d + alpha * p
+        r = r + alpha * bp
+        values.append(0.5 * dot(backend, g + r, d))
+        if i >= next_save:
+            kept.append((i, d, values[-1]))
+            next_save = max(i + 1, math.ceil(SAVE_FACTOR ** len(kept)))
+        window = max(PROGRESS_WINDOW[0], math.ceil(PROGRESS_WINDOW[1] * i))
+        phi = values[-1]
+        if i > window and phi < 0 and (phi - values[i - window]) / phi < window * epsilon:
+            exit_reason = "progress"
+            break
+        rr_next = dot(backend, r, r)
+        if rr_next == 0.0:
+            exit_reason = "exact"
+            break
+        p = -r + (rr_next / rr) * p
+        rr = rr_next
+    if not kept or kept[-1][1] is not d:
+        kept.append((len(values) - 1, d, values[-1]))
+    return CGRun(d, values[-1], kept, len(values) - 1, exit_reason)
+
+
+class HessianFree(Solver):
+    """Minimises ``nlp`` by Hessian-free / sub-sampled Newton-CG with Levenberg-Marquardt damping
+    (see :mod:`minidnn.solvers.hessian_free`); ``nlp`` needs ``ghprod`` (a network) or, with
+    ``curvature="hessian"``, ``hprod``."""
+
+    name = "hessian_free"
+    parameters = HessianFreeParameters
+    step_label = "lambda"
+    extra_columns = (("cg", 4, "d"), ("kept", 4, "d"), ("bk", 3, "d"), ("cg_exit", 18, ""))
+
+    def __init__(self, nlp: Any, x: Any, batches: Batches, budget: Budget, params: HessianFreeParameters):
+        super().__init__(nlp, x, batches, budget, params)
+        self.curvature = _curvature_product(nlp, params)
+        self.damping = params.damping
+        self.previous: Any = None
+        self.step = self.damping
+
+    def iterate(self) -> str | None:
+        if self.grad_norm == 0.0:  # CG's direction is 0: no step can move x (gradient test off)
+            return "small_step"
+        x, lam = self.x, self.damping
+        cg = martens_cg(
+            self.backend,
+            lambda v: self.curvature(x, v) + lam * v,
+            self.g,
+            None if self.previous is None else self.params.decay * self.previous,
+            max_iter=self.params.cg_max_iter,
+            epsilon=self.params.cg_epsilon,
+        )
+        self.previous = cg.solution
+        iteration, d, value, f_trial = self.cg_backtrack(cg)
+        self.ratio = (f_trial - self.f) / value if value < 0 else -math.inf
+        if self.ratio < LM_LOW:
+            self.damping *= LM_UP
+        elif self.ratio > LM_HIGH:
+            self.damping *= LM_DOWN
+        self.step = self.damping
+        slope = self.dot(self.g, d)
+        alpha, backtracks = self.armijo(d, slope, f_trial)
+        self.extra = {"cg": cg.iterations, "kept": iteration, "bk": backtracks, "cg_exit": cg.exit}
+        if alpha == 0.0:
+            self.previous = None
+            return None
+        point = x + alpha * d
+        if self.rounds_to_same(x, point):
+            return "small_step"
+        self.x, (self.f, self.g, self.grad_norm) = point, self.evaluate(point)
+        return None
+
+    def cg_backtrack(self, cg: CGRun) -> tuple[int, Any, float, float]:
+        """The kept iterate, from the last one back, after which f(x + d_j) stops decreasing (Martens
+        2010 §4.6): (its CG iteration, d_j, φ(d_j), f(x + d_j))."""
+        kept = cg.kept
+        best = kept[-1]
+        f_best = self.trial_value(best[1])
+        for candidate in reversed(kept[:-1]):
+            f_candidate = self.trial_value(candidate[1])
+            if not f_candidate < f_best:
+                break
+            best, f_best = candidate, f_candidate
+        return best[0], best[1], best[2], f_best
+
+    def armijo(self, d: Any, slope: float, f_full: float) -> tuple[float, int]:
+        """The largest α = 0.8^j (j ≤ bk_max) with f(x + αd) ≤ f(x) + 10⁻² α gᵀd, from f(x + d) known;
+        0 when d is not a descent direction or no such α is found."""
+        if not slope < 0:
+            return 0.0, 0
+        alpha, f_alpha = 1.0, f_full
+        for j in range(self.params.bk_max + 1):
+            if f_alpha <= self.f + ARMIJO_C * alpha * slope:
+                return alpha, j
+            if j == self.params.bk_max:
+                break
+            alpha *= ARMIJO_SHRINK
+            f_alpha = self.trial_value(alpha * d)
+        return 0.0, self.params.bk_max
+
+    def trial_value(self, step: Any) -> float:
+        """f(x + step) on the current batch; +inf where it is not finite (a rejected trial)."""
+        f = self.nlp.obj(self.x + step)
+        return f if math.isfinite(f) else math.inf
+
+
+def _curvature_product(nlp: Any, params: HessianFreeParameters) -> Callable[[Any, Any], Any]:
+    """v -> C_S(x) v for the chosen curvature on the sub-sample (the whole problem without samples)."""
+    fraction = params.curvature_fraction
+    if params.curvature == "gauss_newton":
+        ghprod = getattr(nlp, "ghprod", None)
+        if ghprod is None:
+            raise ValueError(
+                f"hessian_free: {nlp.meta.name} has no Gauss-Newton product (ghprod, a network's "
+                "NeuralNetModel has one); use curvature='hessian' for a model with hprod"
+            )
+        return lambda x, v: ghprod(x, v, fraction=fraction)
+    if not nlp.has_hprod:
+        raise ValueError(f"hessian_free: {nlp.meta.name} has no Hessian-vector product (hprod)")
+    sample_hprod = getattr(nlp, "sample_hprod", None)
+    if sample_hprod is not None:
+        return lambda x, v: sample_hprod(x, v, fraction)
+    return nlp.hprod
+
+
+hessian_free = solver_function(HessianFree)

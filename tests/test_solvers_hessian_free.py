@@ -1,0 +1,96 @@
+"""hessian_free: its CG (Martens' stopping test and kept iterates), first-order points on the classic
+problems with Hessian products, a clear error without Gauss-Newton products, and a network on digits
+with sub-sampled Gauss-Newton products (iteration budgets, not seconds)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy
+import pytest
+from minidnn.nlpmodels import NeuralNetModel
+from minidnn.nlpmodels.problems import CLASSIC, rosenbrock
+from minidnn.solvers.hessian_free import HessianFreeParameters, martens_cg
+
+from minidnn import backend as backends
+from minidnn import datasets, models, solvers
+
+NUMPY = backends.get("numpy")
+
+
+def spd(n: int, seed: int) -> numpy.ndarray:
+    a = numpy.random.default_rng(seed).standard_normal((n, n))
+    return a @ a.T + n * numpy.eye(n)
+
+
+def test_martens_cg_solves_a_positive_definite_system_and_keeps_iterates_at_powers_of_1_3():
+    b, g = spd(30, 0), numpy.random.default_rng(1).standard_normal(30)
+    run = martens_cg(NUMPY, lambda v: b @ v, g, None, max_iter=200, epsilon=1e-12)
+    numpy.testing.assert_allclose(b @ run.solution, -g, atol=1e-8)
+    assert run.value == pytest.approx(g @ run.solution + 0.5 * run.solution @ b @ run.solution, rel=1e-10)
+    kept = [i for i, _, _ in run.kept]
+    assert kept == sorted(set(kept)) and kept[:4] == [1, 2, 3, 4] and kept[-1] == run.iterations
+    assert all(math.ceil(1.3**m) <= i for m, i in enumerate(kept[:-1]))
+    values = [value for _, _, value in run.kept]
+    assert all(later <= earlier for earlier, later in zip(values, values[1:]))
+
+
+def test_martens_cg_stops_on_relative_progress_and_warm_starts():
+    b, g = spd(200, 2), numpy.random.default_rng(3).standard_normal(200)
+    loose = martens_cg(NUMPY, lambda v: b @ v, g, None, max_iter=200, epsilon=5e-4)
+    assert loose.exit == "progress" and 10 < loose.iterations < 200
+    warm = martens_cg(NUMPY, lambda v: b @ v, g, loose.solution, max_iter=200, epsilon=5e-4)
+    assert warm.value <= loose.value
+    assert warm.exit == "progress" and warm.iterations <= loose.iterations
+
+
+@pytest.mark.parametrize("name", list(CLASSIC))
+def test_hessian_free_with_hessian_products_reaches_first_order_on_classic_problems(name):
+    stats = solvers.minimize(
+        CLASSIC[name](),
+        "hessian_free",
+        curvature="hessian",
+        atol=1e-6,
+        rtol=0.0,
+        max_iter=2000,
+        max_time=None,
+    )
+    assert stats.status == "first_order", stats.message
+    assert stats.counters["neval_hprod"] > stats.iter and stats.counters["neval_ghprod"] == 0
+
+
+def test_gauss_newton_curvature_needs_a_model_with_ghprod():
+    with pytest.raises(ValueError, match="has no Gauss-Newton product.*curvature='hessian'"):
+        solvers.hessian_free(rosenbrock())
+
+
+def test_parameters_are_checked_before_anything_is_evaluated():
+    nlp = rosenbrock()
+    for option in ({"curvature": "newton"}, {"curvature_fraction": 0.0}, {"decay": 1.0}):
+        with pytest.raises(ValueError, match="hessian_free: "):
+            solvers.hessian_free(nlp, **option)
+    assert nlp.counters.neval_obj == 0
+    assert HessianFreeParameters().decay == 0.95 and "Martens 2010" in HessianFreeParameters.__doc__
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return datasets.load("digits"), datasets.load("digits", split="test")
+
+
+def test_hessian_free_trains_a_network_on_digits_with_sub_sampled_gauss_newton_products(digits, capsys):
+    nlp = NeuralNetModel(models.mlp([64, 64, 10], seed=0), *digits, batch_size=200)
+    stats = solvers.hessian_free(nlp, max_iter=50, max_time=None, resample="iteration", verbose=25)
+    assert stats.status == "max_iter"
+    assert nlp.accuracy(stats.solution) >= 0.94
+    assert stats.counters["neval_ghprod"] > 5 * stats.iter and stats.counters["neval_hprod"] == 0
+    assert stats.solver_specific["epochs"] >= 6
+    table = capsys.readouterr().out
+    assert "lambda" in table and "cg_exit" in table
+
+
+def test_hessian_curvature_on_a_network_uses_sub_sampled_hessian_products(digits):
+    nlp = NeuralNetModel(models.mlp([64, 16, 10], seed=1), *digits, batch_size=100)
+    stats = solvers.minimize(nlp, "hessian_free", curvature="hessian", curvature_fraction=0.2, max_iter=3)
+    assert stats.counters["neval_hprod"] > stats.iter and stats.counters["neval_ghprod"] == 0
+    assert stats.objective < nlp.obj(nlp.meta.x0)

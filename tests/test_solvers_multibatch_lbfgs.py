@@ -1,0 +1,95 @@
+"""multibatch_lbfgs: curvature pairs from the overlap only (checked against gradients computed apart),
+one step per minibatch, its cost per step, a classic problem, and a network on digits (epoch budget)."""
+
+from __future__ import annotations
+
+import numpy
+import pytest
+from minidnn.datasets import Dataset
+from minidnn.nlpmodels import InverseLBFGSOperator, NeuralNetModel
+from minidnn.nlpmodels.problems import rosenbrock
+
+from minidnn import datasets, models, solvers
+
+
+def synthetic(n: int = 24, seed: int = 0) -> Dataset:
+    rng = numpy.random.default_rng(seed)
+    x = rng.random((n, 1, 3, 3), dtype=numpy.float32)
+    y = rng.integers(0, 3, n).astype(numpy.int64)
+    return Dataset(x, y, ("0", "1", "2"), "synthetic", "train")
+
+
+def net():
+    return models.mlp([9, 4, 3], activation="tanh", seed=0)
+
+
+def test_each_pair_is_the_gradient_change_on_the_overlap_of_its_batch(monkeypatch):
+    pushed = []
+    push = InverseLBFGSOperator.push
+
+    def recording(self, s, y, **options):
+        pushed.append((s.copy(), y.copy()))
+        return push(self, s, y, **options)
+
+    monkeypatch.setattr(InverseLBFGSOperator, "push", recording)
+    data = synthetic()
+    nlp = NeuralNetModel(net(), data, batch_size=8, shuffle=False, dtype="float64", l2=0.01)
+    points = []
+    options = {"overlap": 0.25, "pair_rule": "skip", "atol": 0, "rtol": 0, "eval_every": None}
+    record = lambda n, s, st: points.append(s.x.copy())  # noqa: E731
+    stats = solvers.multibatch_lbfgs(nlp, max_iter=2, callback=record, **options)
+    assert stats.iter == 2 and len(pushed) == 2
+    for k, (s, y) in enumerate(pushed):
+        start = 8 * k + 6  # the last ⌈0.25 · 8⌉ = 2 samples of batch k
+        overlap = Dataset(data.x[start : start + 2], data.y[start : start + 2], data.classes, "o", "train")
+        alone = NeuralNetModel(net(), overlap, batch_size=2, full_batch=True, dtype="float64", l2=0.01)
+        numpy.testing.assert_allclose(s, points[k + 1] - points[k], rtol=1e-12, atol=1e-15)
+        expected = alone.grad(points[k + 1]) - alone.grad(points[k])
+        numpy.testing.assert_allclose(y, expected, rtol=1e-10, atol=1e-13)
+
+
+def test_one_step_per_minibatch_at_the_cost_of_one_batch_gradient_and_the_overlap():
+    nlp = NeuralNetModel(net(), synthetic(), batch_size=8, dtype="float64")
+    stats = solvers.multibatch_lbfgs(nlp, max_iter=6, atol=0, rtol=0, eval_every=None)
+    assert nlp.batch_version == stats.iter == 6
+    # each batch in two parts (rest and overlap), then the overlap again at the new point
+    assert stats.counters["neval_grad"] == 2 + 3 * stats.iter
+    assert stats.history["step"][1:] and all(t > 0 for t in stats.history["step"][1:])
+
+
+def test_on_a_fixed_problem_it_is_lbfgs_with_armijo_backtracking():
+    stats = solvers.multibatch_lbfgs(rosenbrock(), atol=1e-6, rtol=0, max_iter=500, max_time=None)
+    assert stats.status == "first_order", stats.message
+    assert stats.solver_specific["pairs"] > 10
+
+
+def test_powell_damping_keeps_every_pair_with_positive_curvature(monkeypatch):
+    pushed = []
+    push = InverseLBFGSOperator.push
+
+    def recording(self, s, y, **options):
+        pushed.append(float(s @ y) / float(numpy.linalg.norm(s) * numpy.linalg.norm(y)))
+        return push(self, s, y, **options)
+
+    monkeypatch.setattr(InverseLBFGSOperator, "push", recording)
+    stats = solvers.multibatch_lbfgs(rosenbrock(), atol=0, rtol=0, max_iter=30, max_time=None)
+    assert stats.solver_specific["pairs"] == len(pushed) == stats.iter
+    assert min(pushed) > 0.19
+    skipping = solvers.multibatch_lbfgs(rosenbrock(), pair_rule="skip", atol=0, rtol=0, max_iter=30)
+    assert skipping.solver_specific["skipped_pairs"] > 0 and skipping.objective > stats.objective
+
+
+def test_bad_parameters_are_named():
+    with pytest.raises(ValueError, match="multibatch_lbfgs: overlap must be"):
+        solvers.multibatch_lbfgs(rosenbrock(), overlap=0.0)
+    with pytest.raises(TypeError, match="unknown option.*resample"):
+        solvers.multibatch_lbfgs(rosenbrock(), resample="iteration")
+
+
+def test_multibatch_lbfgs_trains_a_network_on_digits():
+    train, test = datasets.load("digits"), datasets.load("digits", split="test")
+    nlp = NeuralNetModel(models.mlp([64, 64, 10], seed=0), train, test, batch_size=64)
+    stats = solvers.multibatch_lbfgs(nlp, max_epochs=5, max_time=None)
+    assert stats.status == "max_epochs"
+    assert stats.solver_specific["accuracy"] >= 0.93
+    assert stats.solver_specific["pairs"] >= 0.9 * stats.iter
