@@ -39,7 +39,11 @@ class MinibatchModel(Protocol):
 
 @runtime_checkable
 class AccuracyModel(Protocol):
-    """A model that measures the accuracy of its predictions over a whole split at a point ``x``."""
+    """A model that measures the accuracy of its predictions over a whole split at a point ``x``.
+
+    A model may also say ``has_accuracy = False`` when it has no accuracy to measure (a regression
+    model, or one without test data); solvers then skip the per-epoch evaluation.
+    """
 
     def accuracy(self, x: Any, split: str = "test") -> float:
         """The fraction of correct predictions on ``split`` at ``x``."""
@@ -51,5 +55,5 @@ def draws_minibatches(nlp: Any) -> bool:
 
 
 def measures_accuracy(nlp: Any) -> bool:
-    """Whether ``nlp`` has the members of :class:`AccuracyModel`."""
-    return isinstance(nlp, AccuracyModel)
+    """Whether ``nlp`` has the members of :class:`AccuracyModel` and does not say ``has_accuracy = False``."""
+    return isinstance(nlp, AccuracyModel) and bool(getattr(nlp, "has_accuracy", True))

@@ -15,7 +15,11 @@ last: ``evaluate(x)`` and ``accuracy(x)`` take the point explicitly.
 
 The loss is a name of :mod:`minidnn.losses` or a callable ``loss(outputs, labels) -> Tensor``:
 ``outputs`` the network's output Tensor (N, C) for a batch, ``labels`` the batch's integer labels
-(N,) on the model's device, the result a scalar Tensor of the outputs' dtype, the mean over the batch.
+(N,) on the model's device (for regression targets, a ``Dataset`` whose ``task`` is "regression",
+the float targets as an (N, K) array of the model's dtype, K the network's output size), the result a
+scalar Tensor of the outputs' dtype, the mean over the batch. Regression takes "mse" or a callable;
+it has no accuracy (``evaluate`` gives ``None`` for it, ``has_accuracy`` is False, and solvers skip
+the per-epoch evaluation).
 Built from minidnn's differentiable operations on ``outputs``, it gets exact gradients and
 Hessian-vector products like the built-in losses. It is tried once on two training samples at
 construction, and its result is checked on every call (a Tensor, scalar, of the outputs' dtype: no
@@ -91,7 +95,11 @@ class NeuralNetModel(NLPModel):
         self.loss_name = _loss_name(loss)
         self._loss = _loss_function(loss)
         self._named_loss = isinstance(loss, str)
-        self._encode = ENCODINGS.get(loss, _labels) if isinstance(loss, str) else _labels
+        self.task = _task(train, test, loss)
+        if self.task == "regression":
+            self._encode = _regression_targets
+        else:
+            self._encode = ENCODINGS.get(loss, _labels) if isinstance(loss, str) else _labels
         if not (isinstance(l2, int | float) and math.isfinite(l2) and l2 >= 0):
             raise ValueError(f"NeuralNetModel: l2 must be a finite number >= 0, got {l2!r}")
         self.classes = _check_data(network, train, "train")
@@ -421,10 +429,16 @@ class NeuralNetModel(NLPModel):
             )
 
     # -- evaluation -----------------------------------------------------------------------------------------
-    def evaluate(self, x: Any, split: str = "test") -> tuple[float, float]:
+    @property
+    def has_accuracy(self) -> bool:
+        """True for classification with test data: what solvers' per-epoch evaluation needs."""
+        return self.task == "classification" and self.test_data is not None
+
+    def evaluate(self, x: Any, split: str = "test") -> tuple[float, float | None]:
         """(mean loss, accuracy) at ``x`` over the whole split, partial last chunk included, dropout off.
 
-        ``x`` is required: the result never depends on the point evaluated last.
+        ``x`` is required: the result never depends on the point evaluated last. The accuracy is
+        ``None`` for regression targets.
         """
         data = self._split(split)
         self.check_vector("x", x)
@@ -440,18 +454,24 @@ class NeuralNetModel(NLPModel):
                     inputs, labels = self._to_device(data.x[start:stop], data.y[start:stop])
                     logits = self.network(inputs, check=False)
                     part = self._loss(logits, self._targets(labels)).data * ((stop - start) / len(data))
-                    correct = xp.sum(xp.astype(xp.argmax(logits.data, axis=1) == labels, xp.int64))
                     loss_total = loss_total + part
-                    hits = hits + correct
+                    if self.task == "classification":
+                        hits = hits + xp.sum(xp.astype(xp.argmax(logits.data, axis=1) == labels, xp.int64))
         finally:
             self.network.train()
         both = be.to_host(xp.stack([xp.astype(loss_total, xp.float64), xp.astype(hits, xp.float64)]))
         if self._ranks is not None:
             both = self._ranks.sum(both)
-        return float(both[0]), float(both[1]) / len(data)
+        accuracy = float(both[1]) / len(data) if self.task == "classification" else None
+        return float(both[0]), accuracy
 
     def accuracy(self, x: Any, split: str = "test") -> float:
         """The fraction of the split classified right at ``x`` (argmax of the outputs), dropout off."""
+        if self.task == "regression":
+            raise ValueError(
+                f"{self.meta.name}: accuracy needs class labels; for regression targets use "
+                "evaluate(x, split)[0], the mean loss"
+            )
         return self.evaluate(x, split)[1]
 
     def _split(self, split: str) -> Dataset:
@@ -629,6 +649,25 @@ def _signs(be: _backend.Backend, labels: Any, classes: int, dtype: str) -> Any:
 ENCODINGS = {"mse": _one_hot, "binary_cross_entropy": _one_hot, "logistic": _signs}
 
 
+def _regression_targets(be: _backend.Backend, targets: Any, width: int, dtype: str) -> Any:
+    """Float targets as an (N, K) array of the model's dtype, the shape of the outputs."""
+    xp = be.xp
+    return xp.astype(xp.reshape(targets, (-1, width)), be.dtype(dtype))
+
+
+def _task(train: Dataset, test: Dataset | None, loss: Any) -> str:
+    """``"classification"`` or ``"regression"``, the same for both splits, with a loss that fits it."""
+    task = getattr(train, "task", "classification")
+    if test is not None and getattr(test, "task", "classification") != task:
+        raise ValueError(f"NeuralNetModel: the train data are for {task}, the test data are not")
+    if task == "regression" and isinstance(loss, str) and loss != "mse":
+        raise ValueError(
+            f"NeuralNetModel: loss {loss!r} needs class labels; regression targets take 'mse' "
+            "or a callable loss"
+        )
+    return task
+
+
 def _check_data(network: Network, data: Dataset, split: str) -> int:
     """The network's output size, after checking that it fits ``data`` (shapes, labels, values)."""
     if not isinstance(data, Dataset):
@@ -645,7 +684,14 @@ def _check_data(network: Network, data: Dataset, split: str) -> int:
             f"NeuralNetModel: the network's output must be (N, classes), got {out} for {split} data"
         )
     classes = out[1]
-    if len(data.classes) != classes or (len(data.y) and int(data.y.max()) >= classes):
+    if getattr(data, "task", "classification") == "regression":
+        width = 1 if data.y.ndim == 1 else data.y.shape[1]
+        if width != classes:
+            raise ValueError(
+                f"NeuralNetModel: {split} targets have {width} values per sample but the network "
+                f"outputs {classes}"
+            )
+    elif len(data.classes) != classes or (len(data.y) and int(data.y.max()) >= classes):
         raise ValueError(
             f"NeuralNetModel: {split} labels span {len(data.classes)} classes "
             f"but the network outputs {classes}"

@@ -18,7 +18,7 @@ A quasi-Newton model wraps a model ``nlp`` and owns an operator (``operator``, a
   this attribute has a Hessian that does not learn;
 - the minibatch interface (``batch_version``, ``batch_size``, ``batches_per_epoch``, ``epoch``,
   ``next_minibatch``, ``reset_minibatch``, ``random_minibatch``, ``set_batch_size``, ``batch_state``,
-  ``restore_batch_state``), ``accuracy``,
+  ``restore_batch_state``), ``accuracy``, ``has_accuracy``,
   ``evaluate``, ``f_star`` and ``x_star`` are the wrapped model's, each listed explicitly and present
   only when the wrapped model has it, so solvers drive a wrapped neural-network model as they would
   the model itself.
@@ -77,6 +77,7 @@ class QuasiNewtonModel(NLPModel):
     batch_state = _forwarded("batch_state")
     restore_batch_state = _forwarded("restore_batch_state")
     accuracy = _forwarded("accuracy")
+    has_accuracy = _forwarded("has_accuracy")
     evaluate = _forwarded("evaluate")
     f_star = _forwarded("f_star")
     x_star = _forwarded("x_star")
