@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import traceback
 from typing import Any
 
 import numpy
@@ -148,14 +149,16 @@ def fingerprint(data: Dataset | None) -> str | None:
 
 def abort_on_uncaught_exception(world: Any, rank: int, size: int) -> None:
     """Makes an uncaught exception on this rank end every rank (see the module docstring)."""
-    previous = sys.excepthook
-    if getattr(previous, "aborts_mpi_job", False):
+    if getattr(sys.excepthook, "aborts_mpi_job", False):
         return
 
-    def hook(kind: type[BaseException], value: BaseException, traceback: Any) -> None:
-        sys.stderr.write(f"rank {rank} of {size}: uncaught exception, aborting every rank of the job\n")
-        previous(kind, value, traceback)
+    def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        # the whole report in one write, flushed, before Abort ends this process and every other
+        report = "".join(traceback.format_exception(kind, value, tb))
         sys.stdout.flush()
+        sys.stderr.write(
+            f"rank {rank} of {size}: uncaught exception, aborting every rank of the job\n{report}"
+        )
         sys.stderr.flush()
         world.Abort(1)
 
