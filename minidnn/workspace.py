@@ -25,6 +25,7 @@ A workspace serves the arrays of its backend, and only where that backend pools
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 from typing import Any
@@ -44,6 +45,7 @@ class Workspace:
 
     def __init__(self, backend: str | Backend = "numpy", min_bytes: int = MIN_BYTES, keep: int = KEEP_CALLS):
         self.backend = _backend.get(backend)
+        self.pools = self.backend.pools_buffers
         self.min_bytes = int(min_bytes)
         self.keep = int(keep)
         self._buckets: dict[tuple[tuple[int, ...], Any], _Bucket] = {}
@@ -149,13 +151,10 @@ def buffer(like: Any, shape: tuple[int, ...], dtype: Any = None) -> Any:
     is small: the caller then computes as it would without a workspace.
     """
     workspace = _state.workspace
-    if workspace is None or not workspace.backend.pools_buffers or not workspace.backend.owns(like):
+    if workspace is None or not workspace.pools or not workspace.backend.owns(like):
         return None
     dtype = like.dtype if dtype is None else _dtypes.get(dtype) or _dtype_of(workspace.backend, dtype)
-    size = dtype.itemsize
-    for s in shape:
-        size *= s
-    if size < workspace.min_bytes:
+    if math.prod(shape) * dtype.itemsize < workspace.min_bytes:
         return None
     return workspace.take(tuple(shape), dtype)
 

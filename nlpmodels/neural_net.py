@@ -27,6 +27,11 @@ is a deterministic function of x on a batch.
 
 Data checks happen once, here: image shape against the network, labels against its output size,
 finite inputs. The hot path then runs without per-call host transfers except the scalar f.
+
+Evaluations run with the network's workspace current, so after the first call for a batch size
+their large temporaries come from reused buffers, and, with ``threads=n``, with the BLAS and OpenMP
+libraries held to n threads (the previous counts come back after each call; ``None`` leaves them
+alone): see :mod:`minidnn.nlpmodels.evaluation_settings`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from typing import Any
 
 import numpy
 from minidnn.datasets import Dataset, Minibatches
+from minidnn.nlpmodels.evaluation_settings import in_evaluation_settings
 from minidnn.nlpmodels.model import NLPModel
 
 from minidnn import backend as _backend
@@ -46,6 +52,7 @@ from minidnn.layers import Layer
 from minidnn.mode import no_grad
 from minidnn.network import Network
 from minidnn.tensor import Tensor
+from minidnn.thread_limits import check_threads
 
 SPLITS = ("train", "test")
 LossFunction = Callable[[Tensor, Any], Tensor]
@@ -70,6 +77,7 @@ class NeuralNetModel(NLPModel):
         full_batch: bool = False,
         l2: float = 0.0,
         name: str | None = None,
+        threads: int | None = None,
     ):
         if not isinstance(network, Network):
             hint = ": build one with minidnn.Network(*layers)" if isinstance(network, Layer) else ""
@@ -81,6 +89,7 @@ class NeuralNetModel(NLPModel):
         self._encode = ENCODINGS.get(loss, _labels) if isinstance(loss, str) else _labels
         if not (isinstance(l2, int | float) and math.isfinite(l2) and l2 >= 0):
             raise ValueError(f"NeuralNetModel: l2 must be a finite number >= 0, got {l2!r}")
+        threads = check_threads("NeuralNetModel: threads", threads)
         self.classes = _check_data(network, train, "train")
         if test is not None and _check_data(network, test, "test") != self.classes:
             raise ValueError("NeuralNetModel: train and test data disagree on the network's output size")
@@ -99,6 +108,7 @@ class NeuralNetModel(NLPModel):
         self._full_epochs = 0
         self._batch: tuple[int, Tensor, Any] | None = None
         self._random_batch: tuple[Any, Any] | None = None
+        self.threads = threads
         if not isinstance(loss, str):
             self._try_loss()
 
@@ -198,6 +208,7 @@ class NeuralNetModel(NLPModel):
             hv += self.l2 * v
         return hv
 
+    @in_evaluation_settings
     def _loss_sum(self, each: Callable[[Tensor], None]) -> Any:
         """The mean loss over the current batch (or all chunks); ``each`` sees every chunk's share."""
         self.network.train()

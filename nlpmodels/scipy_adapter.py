@@ -6,6 +6,11 @@ backend and dtype (``backend.to_device``) and its result back (``backend.to_host
 crossings. The model's checks and counters apply as to any caller.
 
 SciPy warns that methods such as L-BFGS-B do not use ``hessp``; the warning is harmless.
+
+Wheels of SciPy ship their own OpenBLAS beside NumPy's. Its threads keep spinning after SciPy's
+own vector work, beside the model's NumPy products (a run of L-BFGS-B took twice as long), so
+``to_scipy`` holds SciPy's own BLAS to one thread from then on (``minidnn.thread_limits.
+limit_scipy_blas``; ``minidnn.backend.set_threads`` sets every library again).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from typing import Any
 import numpy
 from minidnn.nlpmodels.model import NLPModel
 
+from minidnn.thread_limits import limit_scipy_blas
+
 
 def to_scipy(nlp: NLPModel, *, combined: bool = False) -> dict[str, Any]:
     """``fun``, ``jac``, ``hessp`` (when ``nlp.has_hprod``) and ``x0`` for ``scipy.optimize.minimize``.
@@ -23,6 +30,7 @@ def to_scipy(nlp: NLPModel, *, combined: bool = False) -> dict[str, Any]:
     With ``combined=True``, ``fun`` returns (f, gradient) from one ``objgrad`` call and ``jac`` is
     True, SciPy's convention for that form: one pass instead of two where the model shares work.
     """
+    limit_scipy_blas(1)
     backend, dtype = nlp.meta.backend, nlp.meta.dtype
 
     def to_model(a: Any) -> Any:
