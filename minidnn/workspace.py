@@ -13,7 +13,7 @@ Reuse is decided by reference counts, so nothing in use is ever overwritten: a b
 the pool holds the only reference to it. Every array that views a buffer (a reshape, a transpose,
 a slice, a strided window) refers to it through its ``base``, so a buffer is handed out again only
 after every tensor, graph node and caller holding it or a view of it has let it go, whatever
-escapes the call. The pool keeps, per (shape, dtype), as many buffers as were in use at once: after
+escapes the call. The pool keeps, per size and dtype, as many buffers as were in use at once: after
 the first call for a batch size, steady-state calls allocate nothing large. A buffer left unused
 for ``keep`` consecutive calls is dropped, so a change of batch size does not leave the old sizes
 behind. Arrays under ``min_bytes`` come from the allocator as usual: its free lists serve them
@@ -48,18 +48,23 @@ class Workspace:
         self.pools = self.backend.pools_buffers
         self.min_bytes = int(min_bytes)
         self.keep = int(keep)
-        self._buckets: dict[tuple[tuple[int, ...], Any], _Bucket] = {}
+        self._buckets: dict[tuple[int, Any], _Bucket] = {}
         self._calls = 0
         self._depth = 0
         self._previous: list[Workspace | None] = []
 
     def take(self, shape: tuple[int, ...], dtype: Any) -> Any:
-        """A host array of ``shape`` and ``dtype`` that no one else references (contents undefined)."""
-        key = (shape, dtype)
+        """An array of ``shape`` and ``dtype`` that no one else references (contents undefined).
+
+        Buffers are kept flat, by size and dtype, so results of one size share them whatever their
+        shapes; the array handed out is a C-ordered view of one.
+        """
+        size = math.prod(shape)
+        key = (size, dtype)
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = _Bucket()
-        return bucket.take(self.backend, shape, dtype, self._calls)
+        return self.backend.xp.reshape(bucket.take(self.backend, size, dtype, self._calls), shape)
 
     @property
     def nbytes(self) -> int:
@@ -95,7 +100,7 @@ class Workspace:
 
 
 class _Bucket:
-    """The buffers of one (shape, dtype), with the call in which each was last taken."""
+    """The flat buffers of one (size, dtype), with the call in which each was last taken."""
 
     __slots__ = ("arrays", "last")
 
@@ -103,13 +108,13 @@ class _Bucket:
         self.arrays: list[Any] = []
         self.last: list[int] = []
 
-    def take(self, backend: Backend, shape: tuple[int, ...], dtype: Any, call: int) -> Any:
+    def take(self, backend: Backend, size: int, dtype: Any, call: int) -> Any:
         arrays = self.arrays
         for i in range(len(arrays)):
             if _references(arrays, i) == _FREE:
                 self.last[i] = call
                 return arrays[i]
-        buffer = backend.xp.empty(shape, dtype=dtype)
+        buffer = backend.xp.empty((size,), dtype=dtype)
         arrays.append(buffer)
         self.last.append(call)
         return buffer

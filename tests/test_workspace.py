@@ -110,6 +110,15 @@ def test_values_gradients_and_hvps_are_identical_with_a_workspace(mode):
     assert ws.nbytes > 0
 
 
+def test_elementwise_results_keep_the_batch_innermost_memory_order():
+    rng = np.random.default_rng(1)
+    x, w = Tensor(rng.standard_normal((4, 2, 6, 6))), Tensor(rng.standard_normal((3, 2, 3, 3)))
+    with Workspace(min_bytes=0):
+        y = ops.conv2d(x, w)
+        for h in (y, ops.relu(y), ops.tanh(ops.relu(y))):
+            assert h.data.strides[0] == h.data.itemsize  # the batch axis is innermost in memory
+
+
 def test_results_kept_by_the_caller_are_never_overwritten():
     primals, _ = window_inputs()
     ws = Workspace(min_bytes=0)

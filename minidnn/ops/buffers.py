@@ -6,6 +6,9 @@ buffer (``out=``) instead of a fresh array; otherwise the plain expression runs.
 updates (``update``, ``assign``) write into arrays their caller owns, through ``out=`` where the
 backend takes it, else by rebinding or item assignment (the Array API has no ``out=``).
 
+Elementwise results take the memory order of their first operand, as NumPy's own results do
+(order 'K'): a batch-innermost activation stays batch-innermost (see :mod:`minidnn.ops.windows`).
+
 Masks are boolean arrays and multiply as 0 and 1: ``x * mask`` keeps NaN where the mask is 0, as a
 product of floats does, and costs one branch-free pass (a select such as ``where`` branches on every
 element: ten times slower on a random mask here).
@@ -18,7 +21,7 @@ from typing import Any
 
 from minidnn import backend as _backend
 from minidnn.ops.operands import broadcast_shape
-from minidnn.workspace import buffer
+from minidnn.workspace import buffer, current
 
 Ufunc = Callable[..., Any]
 
@@ -79,7 +82,7 @@ def elementwise(fn: Ufunc, a: Any, b: Any = None, dtype: Any = None) -> Any:
 
     The result has the broadcast shape and ``dtype`` (``a``'s by default: no promotion).
     """
-    out = buffer(a, _shape(a, b), dtype)
+    out = _laid_out_like(a, _shape(a, b), dtype)
     args = (a,) if b is None else (a, b)
     return fn(*args) if out is None else fn(*args, out=out)
 
@@ -89,7 +92,7 @@ def masked(x: Any, mask: Any) -> Any:
     xp = _backend.of(x).xp
     if not _backend.of(x).pools_buffers:
         return x * xp.astype(mask, x.dtype)
-    return xp.multiply(x, mask, out=buffer(x, _shape(x, mask)))
+    return xp.multiply(x, mask, out=_laid_out_like(x, _shape(x, mask)))
 
 
 def update(fn: Ufunc, target: Any, *others: Any) -> Any:
@@ -120,3 +123,14 @@ def _shape(a: Any, b: Any) -> tuple[int, ...]:
 def _c_contiguous(x: Any) -> bool:
     """True when x's memory is known to be C-ordered (NumPy and CuPy report it in ``flags``)."""
     return bool(getattr(getattr(x, "flags", None), "c_contiguous", False))
+
+
+def _laid_out_like(a: Any, shape: tuple[int, ...], dtype: Any = None) -> Any:
+    """A buffer for a result of ``shape`` with a's memory order (axes by decreasing stride), or None."""
+    if current() is None or tuple(shape) != tuple(a.shape) or a.ndim < 2 or _c_contiguous(a):
+        return buffer(a, shape, dtype)
+    order = sorted(range(a.ndim), key=lambda i: -abs(a.strides[i]))
+    out = buffer(a, tuple(shape[i] for i in order), dtype)
+    if out is None:
+        return None
+    return _backend.of(a).xp.permute_dims(out, tuple(order.index(i) for i in range(a.ndim)))
