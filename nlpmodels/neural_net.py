@@ -28,10 +28,11 @@ is a deterministic function of x on a batch.
 Data checks happen once, here: image shape against the network, labels against its output size,
 finite inputs. The hot path then runs without per-call host transfers except the scalar f.
 
-Evaluations run with the network's workspace current, so after the first call for a batch size
-their large temporaries come from reused buffers, and, with ``threads=n``, with the BLAS and OpenMP
-libraries held to n threads (the previous counts come back after each call; ``None`` leaves them
-alone): see :mod:`minidnn.nlpmodels.evaluation_settings`.
+f, its gradient and its Hessian-vector products are evaluated with the network's workspace
+current, so after the first call for a batch size their large temporaries come from reused
+buffers. With ``threads=n``, those calls and ``evaluate`` run with the BLAS and OpenMP libraries
+held to n threads (the previous counts come back after each call; ``None`` leaves them alone): see
+:mod:`minidnn.nlpmodels.evaluation_settings`.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from typing import Any
 
 import numpy
 from minidnn.datasets import Dataset, Minibatches
-from minidnn.nlpmodels.evaluation_settings import in_evaluation_settings
+from minidnn.nlpmodels.evaluation_settings import in_evaluation_settings, in_model_threads
 from minidnn.nlpmodels.model import NLPModel
 
 from minidnn import backend as _backend
@@ -269,6 +270,7 @@ class NeuralNetModel(NLPModel):
             )
 
     # -- evaluation -----------------------------------------------------------------------------------------
+    @in_model_threads
     def evaluate(self, x: Any, split: str = "test") -> tuple[float, float]:
         """(mean loss, accuracy) at ``x`` over the whole split, partial last chunk included, dropout off.
 
