@@ -149,14 +149,22 @@ def current() -> Workspace | None:
     return _state.workspace
 
 
+def serving(like: Any) -> Workspace | None:
+    """The current workspace when it hands out buffers for arrays such as ``like``, else ``None``."""
+    workspace = _state.workspace
+    if workspace is None or not workspace.pools or not workspace.backend.owns(like):
+        return None
+    return workspace
+
+
 def buffer(like: Any, shape: tuple[int, ...], dtype: Any = None) -> Any:
     """A buffer from the current workspace for a result of ``shape`` beside array ``like``, or ``None``.
 
     ``None`` when no workspace is current, when ``like``'s backend does not pool, or when the result
     is small: the caller then computes as it would without a workspace.
     """
-    workspace = _state.workspace
-    if workspace is None or not workspace.pools or not workspace.backend.owns(like):
+    workspace = serving(like)
+    if workspace is None:
         return None
     dtype = like.dtype if dtype is None else _dtypes.get(dtype) or _dtype_of(workspace.backend, dtype)
     if math.prod(shape) * dtype.itemsize < workspace.min_bytes:

@@ -21,7 +21,7 @@ from typing import Any
 
 from minidnn import backend as _backend
 from minidnn.ops.operands import broadcast_shape
-from minidnn.workspace import buffer, current
+from minidnn.workspace import buffer, serving
 
 Ufunc = Callable[..., Any]
 
@@ -127,7 +127,9 @@ def _c_contiguous(x: Any) -> bool:
 
 def _laid_out_like(a: Any, shape: tuple[int, ...], dtype: Any = None) -> Any:
     """A buffer for a result of ``shape`` with a's memory order (axes by decreasing stride), or None."""
-    if current() is None or tuple(shape) != tuple(a.shape) or a.ndim < 2 or _c_contiguous(a):
+    if serving(a) is None:
+        return None
+    if tuple(shape) != tuple(a.shape) or a.ndim < 2 or _c_contiguous(a):
         return buffer(a, shape, dtype)
     order = sorted(range(a.ndim), key=lambda i: -abs(a.strides[i]))
     out = buffer(a, tuple(shape[i] for i in order), dtype)
