@@ -14,10 +14,10 @@ the pool holds the only reference to it. Every array that views a buffer (a resh
 a slice, a strided window) refers to it through its ``base``, so a buffer is handed out again only
 after every tensor, graph node and caller holding it or a view of it has let it go, whatever
 escapes the call. The pool keeps, per size and dtype, as many buffers as were in use at once: after
-the first call for a batch size, steady-state calls allocate nothing large. A buffer left unused
-for ``keep`` consecutive calls is dropped, so a change of batch size does not leave the old sizes
-behind. Arrays under ``min_bytes`` come from the allocator as usual: its free lists serve them
-without new pages.
+the first call for a batch size, steady-state calls allocate nothing large. Every ``keep`` calls,
+the buffers left unused for ``keep`` consecutive calls are dropped, so a change of batch size does
+not leave the old sizes behind. Arrays under ``min_bytes`` come from the allocator as usual: its
+free lists serve them without new pages.
 
 A workspace serves the arrays of its backend, and only where that backend pools
 (``Backend.pools_buffers``: NumPy; CuPy has its own memory pool, array-api-strict no ``out=``).
@@ -86,7 +86,8 @@ class Workspace:
         self._depth -= 1
         if self._depth == 0:
             self._calls += 1
-            self._evict()
+            if self._calls % self.keep == 0:
+                self._evict()
 
     def _evict(self) -> None:
         """Drops the buffers not taken during the last ``keep`` calls."""

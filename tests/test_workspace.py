@@ -42,14 +42,14 @@ def test_buffers_left_unused_for_keep_calls_are_dropped():
     ws = Workspace(keep=2)
     with ws:
         ws.take((100_000,), F32)
-    held = ws.nbytes
-    assert held == 400_000
     with ws:
-        pass
-    assert ws.nbytes == held
+        ws.take((100_000,), F32)
     with ws:
-        pass
-    assert ws.nbytes == 0
+        ws.take((50_000,), F32)
+    assert ws.nbytes == 600_000
+    with ws:
+        ws.take((50_000,), F32)
+    assert ws.nbytes == 200_000  # the larger buffer was last taken two calls ago
 
 
 def test_the_current_workspace_is_per_thread_and_nests():
