@@ -30,9 +30,10 @@ def _loads(rows: list[dict[str, Any]]) -> str:
 def _setting(result: dict[str, Any]) -> str:
     settings, host = result.get("settings", {}), result.get("machine", {})
     torch = settings.get("torch")
+    threads = settings.get("threads", "?")
     return (
         f"{host.get('cores', '?')} cores, numpy {host.get('numpy', '?')}"
-        f"{f', PyTorch {torch}' if torch else ', PyTorch absent'}, {settings.get('threads', '?')} threads, "
+        f"{f', PyTorch {torch}' if torch else ', PyTorch absent'}, BLAS threads: {threads}, "
         f"allocator: {settings.get('allocator', '?')}"
     )
 
@@ -86,8 +87,8 @@ def batch_split_table(result: dict[str, Any]) -> str:
     rows = result["results"]
     parts = result.get("settings", {}).get("parts", "?")
     lines = [
-        f"Both cores beyond the products: per-op threading against the batch split into {parts} threads "
-        "(milliseconds per call).",
+        f"Both cores beyond the products: per-op threading ({parts} BLAS threads) against the batch split "
+        f"into {parts} chunks on as many threads, and serial (milliseconds per call).",
         "",
         "| | per-op | split | serial | per-op / split |",
         "|---|---:|---:|---:|---:|",
