@@ -37,11 +37,14 @@ MIN_BYTES = 64 * 1024
 """Arrays smaller than this are left to the allocator (glibc serves them from its heap free lists)."""
 
 KEEP_CALLS = 16
-"""A buffer not taken during this many consecutive calls is dropped."""
+"""A buffer not taken during this many consecutive calls is dropped (looked for every that many calls)."""
 
 
 class Workspace:
-    """A pool of reusable buffers, made current with ``with`` (see the module docstring)."""
+    """A pool of reusable buffers, made current with ``with`` (see the module docstring).
+
+    A workspace serves one thread at a time; threads working at once each use their own.
+    """
 
     def __init__(self, backend: str | Backend = "numpy", min_bytes: int = MIN_BYTES, keep: int = KEEP_CALLS):
         self.backend = _backend.get(backend)

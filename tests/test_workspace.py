@@ -50,6 +50,8 @@ def test_buffers_left_unused_for_keep_calls_are_dropped():
     with ws:
         ws.take((50_000,), F32)
     assert ws.nbytes == 200_000  # the larger buffer was last taken two calls ago
+    ws.clear()
+    assert ws.nbytes == 0
 
 
 def test_the_current_workspace_is_per_thread_and_nests():

@@ -3,15 +3,15 @@
 Each function computes what the plain expression in its docstring computes. With a workspace
 current (:mod:`minidnn.workspace`) on a backend that pools, a large result is written into a reused
 buffer (``out=``) instead of a fresh array; otherwise the plain expression runs. The in-place
-updates (``update``, ``assign``) write into arrays their caller owns, through ``out=`` where the
-backend takes it, else by rebinding or item assignment (the Array API has no ``out=``).
+updates (``update``, ``assign_masked``) write into arrays their caller owns, through ``out=`` where
+the backend takes it, else by rebinding or item assignment (the Array API has no ``out=``).
 
 Elementwise results take the memory order of their first operand, as NumPy's own results do
 (order 'K'): a batch-innermost activation stays batch-innermost (see :mod:`minidnn.ops.windows`).
 
 Masks are boolean arrays and multiply as 0 and 1: ``x * mask`` keeps NaN where the mask is 0, as a
 product of floats does, and costs one branch-free pass (a select such as ``where`` branches on every
-element: ten times slower on a random mask here).
+element: on the mask of LeNet's first activation at batch 128, 16 ms against 1.3 ms here).
 """
 
 from __future__ import annotations
