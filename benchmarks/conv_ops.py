@@ -1,39 +1,37 @@
-"""Convolution and max pooling on the LeNet shapes at batch 128, float32, beside PyTorch CPU.
+"""Convolution and max pooling on the LeNet shapes, float32, beside PyTorch CPU.
 
-Milliseconds per call (best of repeated rounds) for the forward pass alone and for the forward pass
-plus the gradient: for the convolutions with respect to w and b, and, for the second layer, x; for
-max pooling with respect to x. Our inputs have the memory order the LeNet feeds them in: the
-images C-ordered NCHW, every later array batch-innermost as conv2d and pooling make them (see
-minidnn/ops/windows.py), except the gradient reaching the last pooling, which the flattening
-reshape makes C-ordered. PyTorch, timed on the same shapes when it imports (it is never a dependency
-of the project), gets C-ordered arrays, its own layout.
+Seconds per call for the forward pass alone and for the forward pass plus the gradient: for the
+convolutions with respect to w and b, and, for the second layer, x; for max pooling with respect to
+x. Our inputs have the memory order the LeNet feeds them in: the images C-ordered NCHW, every
+later array batch-innermost as conv2d and pooling make them (see minidnn/ops/windows.py), except
+the gradient reaching the last pooling, which the flattening reshape makes C-ordered. Our calls run
+inside a workspace, as a model's do. PyTorch, when it imports (never a dependency of the project),
+gets C-ordered arrays, its own layout. Sides interleaved; ratio = PyTorch time / minidnn time.
 
-    python benchmarks/conv_ops.py [--default-allocator]
-
-Freed host memory is kept for reuse (``minidnn.backend.retain_freed_host_memory``) unless
-``--default-allocator`` is given; the difference shows what glibc's default allocator costs.
+    python benchmarks/conv_ops.py [--json PATH] [--tiny] [--batch 128]
 """
 
 from __future__ import annotations
 
-import os
+from typing import Any
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")  # before NumPy loads OpenBLAS: the 2-core target
+import numpy as np
+from timing import describe, finish, parser, setup, side_by_side, torch_or_none
 
-import numpy as np  # noqa: E402
-from timing import best_time, configure_allocator, machine, torch_or_none  # noqa: E402
+from minidnn import Tensor, grad, no_grad, ops
+from minidnn.workspace import Workspace
 
-from minidnn import Tensor, grad, no_grad, ops  # noqa: E402
 
-BATCH = 128
-CONVS = [  # (label, x shape, w shape, gradient with respect to x too, x batch-innermost)
-    ("conv 5x5 1->20", (BATCH, 1, 28, 28), (20, 1, 5, 5), False, False),
-    ("conv 5x5 20->50", (BATCH, 20, 12, 12), (50, 20, 5, 5), True, True),
-]
-POOLS = [  # (label, x shape, output gradient batch-innermost)
-    ("max_pool 2x2 20ch", (BATCH, 20, 24, 24), True),
-    ("max_pool 2x2 50ch", (BATCH, 50, 8, 8), False),
-]
+def cases(batch: int) -> tuple[list, list]:
+    convs = [  # (label, x shape, w shape, gradient with respect to x too, x batch-innermost)
+        ("conv 5x5 1->20", (batch, 1, 28, 28), (20, 1, 5, 5), False, False),
+        ("conv 5x5 20->50", (batch, 20, 12, 12), (50, 20, 5, 5), True, True),
+    ]
+    pools = [  # (label, x shape, output gradient batch-innermost)
+        ("max_pool 2x2 20ch", (batch, 20, 24, 24), True),
+        ("max_pool 2x2 50ch", (batch, 50, 8, 8), False),
+    ]
+    return convs, pools
 
 
 def arrays(*shapes: tuple[int, ...], seed: int = 0) -> list[np.ndarray]:
@@ -44,6 +42,16 @@ def arrays(*shapes: tuple[int, ...], seed: int = 0) -> list[np.ndarray]:
 def batch_innermost(a: np.ndarray) -> np.ndarray:
     """The same (N, C, H, W) values with (C, H, W, N) memory."""
     return np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+
+def in_workspace(fn: Any) -> Any:
+    ws = Workspace()
+
+    def run() -> Any:
+        with ws:
+            return fn()
+
+    return run
 
 
 def minidnn_conv(x_shape, w_shape, wrt_x, x_inner):
@@ -61,7 +69,7 @@ def minidnn_conv(x_shape, w_shape, wrt_x, x_inner):
     def backward():
         return grad(ops.conv2d(xt, wt, bt), wrt, grad_outputs=gy)
 
-    return forward, backward
+    return {"forward": in_workspace(forward), "fwd+grad": in_workspace(backward)}
 
 
 def minidnn_pool(x_shape, gy_inner):
@@ -76,7 +84,7 @@ def minidnn_pool(x_shape, gy_inner):
     def backward():
         return grad(ops.max_pool2d(xt, 2), xt, grad_outputs=gy)
 
-    return forward, backward
+    return {"forward": in_workspace(forward), "fwd+grad": in_workspace(backward)}
 
 
 def torch_conv(torch, x_shape, w_shape, wrt_x):
@@ -94,7 +102,7 @@ def torch_conv(torch, x_shape, w_shape, wrt_x):
     def backward():
         return torch.autograd.grad(torch.nn.functional.conv2d(x, w, b), wrt, gy)
 
-    return forward, backward
+    return {"forward": forward, "fwd+grad": backward}
 
 
 def torch_pool(torch, x_shape):
@@ -108,32 +116,35 @@ def torch_pool(torch, x_shape):
     def backward():
         return torch.autograd.grad(torch.nn.functional.max_pool2d(x, 2), x, gy)
 
-    return forward, backward
+    return {"forward": forward, "fwd+grad": backward}
 
 
-def report(label: str, ours: tuple, theirs: tuple | None) -> None:
-    for kind, mine, other in zip(("forward", "fwd+grad"), ours, theirs or (None, None)):
-        t = best_time(mine, 10)
-        text = f"{label:20s} {kind:9s} minidnn {t * 1e3:7.2f} ms"
-        if other is not None:
-            u = best_time(other, 10)
-            text += f"   torch {u * 1e3:7.2f} ms   minidnn/torch {t / u:5.2f}"
-        print(text)
+def compare(label: str, ours: dict, theirs: dict, rounds: int) -> list[dict[str, Any]]:
+    rows = []
+    for kind, row in side_by_side(ours, theirs, rounds).items():
+        rows.append({"op": label, "pass": kind, **row})
+        print(describe(f"{label} {kind}", row), flush=True)
+    return rows
 
 
-def main() -> None:
-    allocator = configure_allocator()
-    torch = torch_or_none()
-    print(machine())
-    print(
-        f"float32, batch {BATCH}, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, {allocator}"
-        + ("" if torch else "; PyTorch absent")
-    )
-    for label, x_shape, w_shape, wrt_x, x_inner in CONVS:
-        theirs = torch_conv(torch, x_shape, w_shape, wrt_x) if torch else None
-        report(label, minidnn_conv(x_shape, w_shape, wrt_x, x_inner), theirs)
-    for label, x_shape, gy_inner in POOLS:
-        report(label, minidnn_pool(x_shape, gy_inner), torch_pool(torch, x_shape) if torch else None)
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = parser(__doc__)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--rounds", type=int, default=7)
+    args = p.parse_args(argv)
+    settings = setup(args)
+    torch = torch_or_none(args)
+    batch, rounds = (2, 1) if args.tiny else (args.batch, args.rounds)
+    settings |= {"batch": batch, "rounds": rounds, "torch": torch.__version__ if torch else None}
+    convs, pools = cases(batch)
+    rows = []
+    for label, x_shape, w_shape, wrt_x, x_inner in convs:
+        theirs = torch_conv(torch, x_shape, w_shape, wrt_x) if torch else {}
+        rows += compare(label, minidnn_conv(x_shape, w_shape, wrt_x, x_inner), theirs, rounds)
+    for label, x_shape, gy_inner in pools:
+        theirs = torch_pool(torch, x_shape) if torch else {}
+        rows += compare(label, minidnn_pool(x_shape, gy_inner), theirs, rounds)
+    return finish("conv_ops", settings, rows, args)
 
 
 if __name__ == "__main__":

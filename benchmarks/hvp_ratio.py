@@ -2,20 +2,22 @@
 
 float32, batch 128, the network written with minidnn's primitives; both HVP modes are timed, and
 PyTorch CPU too when it is importable (double backward, and forward over reverse with torch.func).
+Each side's quantities are timed in turn (interleaved medians); the ratios are HVP / gradient.
 
-    python benchmarks/hvp_ratio.py [--default-allocator]
+    python benchmarks/hvp_ratio.py [--json PATH] [--tiny]
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from timing import best_time, configure_allocator, machine, torch_or_none
+from timing import finish, interleaved, parser, setup, torch_or_none
 
 import minidnn as md
 from minidnn import ops
 
 SIZES = (784, 300, 100, 10)
-BATCH = 128
 
 
 def glorot(rng: np.random.Generator, fan_out: int, fan_in: int) -> np.ndarray:
@@ -23,18 +25,18 @@ def glorot(rng: np.random.Generator, fan_out: int, fan_in: int) -> np.ndarray:
     return rng.uniform(-limit, limit, (fan_out, fan_in)).astype(np.float32)
 
 
-def problem(seed: int = 0):
+def problem(batch: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     params = []
     for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
         params += [glorot(rng, fan_out, fan_in), np.zeros(fan_out, np.float32)]
-    x = rng.standard_normal((BATCH, SIZES[0])).astype(np.float32)
-    y = rng.integers(0, SIZES[-1], BATCH)
+    x = rng.standard_normal((batch, SIZES[0])).astype(np.float32)
+    y = rng.integers(0, SIZES[-1], batch)
     vs = [rng.standard_normal(p.shape).astype(np.float32) for p in params]
     return params, x, y, vs
 
 
-def minidnn_times(params, x, y, vs) -> dict[str, float]:
+def minidnn_calls(params, x, y, vs) -> dict[str, Any]:
     inputs, labels = md.Tensor(x), y[:, None]
 
     def loss(*ps):
@@ -49,13 +51,13 @@ def minidnn_times(params, x, y, vs) -> dict[str, float]:
         leaves = [md.Tensor(p, requires_grad=True) for p in params]
         return md.grad(loss(*leaves), leaves)
 
-    times = {"gradient": best_time(gradient)}
+    calls = {"gradient": gradient}
     for mode in md.derivatives.MODES:
-        times[f"hvp {mode}"] = best_time(lambda m=mode: md.hvp(loss, params, vs, mode=m))
-    return times
+        calls[f"hvp {mode}"] = lambda m=mode: md.hvp(loss, params, vs, mode=m)
+    return calls
 
 
-def torch_times(torch, params, x, y, vs) -> dict[str, float]:
+def torch_calls(torch, params, x, y, vs) -> dict[str, Any]:
     ps = [torch.tensor(p, requires_grad=True) for p in params]
     xt, yt = torch.tensor(x), torch.tensor(y)
     vt = [torch.tensor(v) for v in vs]
@@ -79,34 +81,45 @@ def torch_times(torch, params, x, y, vs) -> dict[str, float]:
         return torch.func.jvp(torch.func.grad(loss, argnums=tuple(range(len(ps)))), tuple(ps), tuple(vt))
 
     return {
-        "gradient": best_time(gradient),
-        "hvp double backward": best_time(double_backward),
-        "hvp forward over reverse (torch.func)": best_time(forward_over_reverse),
-        "hvp torch.autograd.functional.hvp": best_time(
-            lambda: torch.autograd.functional.hvp(loss, tuple(ps), tuple(vt))
+        "gradient": gradient,
+        "hvp double backward": double_backward,
+        "hvp forward over reverse (torch.func)": forward_over_reverse,
+        "hvp torch.autograd.functional.hvp": lambda: torch.autograd.functional.hvp(
+            loss, tuple(ps), tuple(vt)
         ),
     }
 
 
-def report(name: str, times: dict[str, float]) -> None:
-    base = times["gradient"]
-    for label, t in times.items():
-        ratio = "" if label == "gradient" else f"  {t / base:4.2f}x gradient"
-        print(f"{name:8s} {label:40s} {t * 1e3:7.3f} ms  {BATCH / t:9.0f} samples/s{ratio}")
+def report(side: str, calls: dict[str, Any], rounds: int, batch: int) -> dict[str, Any]:
+    """Median seconds per call of each quantity and its ratio to the gradient."""
+    timed = interleaved(calls, rounds=rounds, warmup=0 if rounds == 1 else 2)
+    base = timed["gradient"]["median_s"]
+    out = {}
+    for label, t in timed.items():
+        out[label] = {"s": t["median_s"], "vs_gradient": t["median_s"] / base, "load": t["load"]}
+        print(
+            f"{side:8s} {label:40s} {t['median_s'] * 1e3:7.3f} ms  {batch / t['median_s']:9.0f} samples/s"
+            f"  {t['median_s'] / base:4.2f}x gradient   load {max(t['load']):.1f}",
+            flush=True,
+        )
+    return out
 
 
-def main() -> None:
-    allocator = configure_allocator()
-    print(machine())
-    print(allocator)
-    print(f"MLP {'-'.join(map(str, SIZES))}, ReLU, softmax cross-entropy, float32, batch {BATCH}")
-    params, x, y, vs = problem()
-    report("minidnn", minidnn_times(params, x, y, vs))
-    torch = torch_or_none()
-    if torch is None:
-        print("PyTorch is not importable here: no comparison")
-    else:
-        report(f"torch {torch.__version__.split('+')[0]}", torch_times(torch, params, x, y, vs))
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = parser(__doc__)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--rounds", type=int, default=7)
+    args = p.parse_args(argv)
+    settings = setup(args)
+    batch, rounds = (2, 1) if args.tiny else (args.batch, args.rounds)
+    torch = torch_or_none(args)
+    settings |= {"network": "MLP " + "-".join(map(str, SIZES)), "batch": batch, "rounds": rounds}
+    settings["torch"] = torch.__version__ if torch else None
+    params, x, y, vs = problem(batch)
+    results = {"minidnn": report("minidnn", minidnn_calls(params, x, y, vs), rounds, batch)}
+    if torch is not None:
+        results["torch"] = report("torch", torch_calls(torch, params, x, y, vs), rounds, batch)
+    return finish("hvp_ratio", settings, results, args)
 
 
 if __name__ == "__main__":

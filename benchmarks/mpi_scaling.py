@@ -32,6 +32,7 @@ import numpy as np
 from minidnn.datasets import DatasetError, from_arrays
 from minidnn.nlpmodels import NeuralNetModel, distributed
 from timing import machine
+from timing import parser as common_parser
 
 from minidnn import datasets, models
 
@@ -125,15 +126,16 @@ def launch(ranks: int, samples: int, seconds: float, calls: int, timeout: float)
 
 def main(argv: list[str] | None = None) -> dict:
     """Runs the launches, prints a table, returns (and with ``--json`` writes) the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common_parser(__doc__)
     parser.add_argument("--ranks", default="1,2", help="rank counts, comma-separated, starting at 1")
     parser.add_argument("--samples", type=int, default=0, help="training samples (0: calibrate)")
     parser.add_argument("--seconds", type=float, default=3.0, help="target 1-rank objgrad time")
     parser.add_argument("--calls", type=int, default=3, help="timed calls per figure")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per launch")
-    parser.add_argument("--json", type=Path, help="write the figures to this file")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.tiny:
+        args.samples, args.calls = 100, 1
     if args.worker:
         worker(args.samples, args.seconds, args.calls)
         return {}
@@ -155,6 +157,8 @@ def main(argv: list[str] | None = None) -> dict:
         "machine": machine(),
         "per_sample_s": {c: runs[0][f"{c}_s"]["median"] / samples for c in ("objgrad", "hprod")},
         "runs": runs,
+        "settings": {"tiny": bool(args.tiny), "threads": 1, "ranks": counts, "samples": samples},
+        "results": runs,
     }
     print_table(result)
     if args.json:

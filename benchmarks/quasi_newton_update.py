@@ -6,43 +6,39 @@ pair) and one product, interleaved, after a warm-up of each; the medians are rep
 ratio. Target: an update costs at most twice one two-loop product
 (``nlpmodels.InverseLBFGSOperator``, what ``solvers.lbfgs`` uses). The forward operators
 (``LBFGSOperator``, ``LSR1Operator``, what trunk uses through ``LBFGSModel`` and ``LSR1Model``) are
-timed the same way for comparison. Freed host memory is retained for reuse
-(``minidnn.backend.retain_freed_host_memory``) unless ``--default-allocator``, as in the other
-benchmarks.
+timed the same way for comparison.
 
     python benchmarks/quasi_newton_update.py [--n N] [--mem M] [--repeats R] [--backend NAME]
-        [--default-allocator] [--json PATH]
+        [--threads T] [--tiny] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 
 from minidnn.nlpmodels import InverseLBFGSOperator, LBFGSOperator, LSR1Operator, QuasiNewtonOperator
+from timing import finish, parser, setup
 
 from minidnn import backend as backends
-from minidnn.backend import retain_freed_host_memory
 
 N = 431_080  # parameters of minidnn.models.lenet_knet()
 OPERATORS = {"inverse_lbfgs": InverseLBFGSOperator, "lbfgs": LBFGSOperator, "lsr1": LSR1Operator}
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=N, help=f"vector length (default {N:,})")
-    parser.add_argument("--mem", type=int, default=5, help="pairs kept (default 5)")
-    parser.add_argument("--repeats", type=int, default=200, help="timed updates and products (default 200)")
-    parser.add_argument("--backend", default="numpy", help="numpy or cupy (default numpy)")
-    parser.add_argument("--json", metavar="PATH", help="also write the results there")
-    parser.add_argument(
-        "--default-allocator", action="store_true", help="keep glibc's defaults (freed memory returned)"
-    )
-    return parser.parse_args(argv)
+    p = parser(__doc__)
+    p.add_argument("--n", type=int, default=N, help=f"vector length (default {N:,})")
+    p.add_argument("--mem", type=int, default=5, help="pairs kept (default 5)")
+    p.add_argument("--repeats", type=int, default=200, help="timed updates and products (default 200)")
+    p.add_argument("--backend", default="numpy", help="numpy or cupy (default numpy)")
+    args = p.parse_args(argv)
+    if args.tiny:
+        args.n, args.mem, args.repeats = 64, 3, 4
+    return args
 
 
 def random_pairs(backend: backends.Backend, n: int, count: int) -> list[tuple[Any, Any]]:
@@ -91,7 +87,7 @@ def time_operator(
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = arguments(argv)
-    retained = not args.default_allocator and retain_freed_host_memory()
+    settings = setup(args)
     backend = backends.get(args.backend)
     pairs = random_pairs(backend, args.n, args.mem + 3)
     v = backend.rng(1).normal(0.0, 1.0, (args.n,), dtype="float32")
@@ -102,7 +98,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "dtype": "float32",
         "backend": backend.name,
         "repeats": args.repeats,
-        "freed_host_memory_retained": retained,
     }
     for name, cls in OPERATORS.items():
         op = cls(args.n, mem=args.mem, dtype="float32", backend=backend)
@@ -119,10 +114,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
     ratio = results["inverse_lbfgs"]["ratio"]
     print(f"L-BFGS update / two-loop product: {ratio:.2f} (target <= 2)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
-    return results
+    return finish("quasi_newton_update", settings | {"n": args.n, "mem": args.mem}, results, args)
 
 
 if __name__ == "__main__":

@@ -1,138 +1,102 @@
-"""Every speed benchmark in one go, each in its own process, then a summary of the key ratios.
+"""Every benchmark in one go, each in its own process, gathered into one JSON file.
 
-Sections: network throughput (gradient, HVP, the tiny-model call floor) and the HVP/gradient ratio
-beside PyTorch CPU, what NeuralNetModel adds to the bare network, convolution and pooling beside
-PyTorch, solver cost per iteration (model vs solver share, beside torch.optim), data loading, and
-iterations against SciPy's L-BFGS-B and trust-ncg. PyTorch and SciPy comparisons appear when they
-import in the interpreter that runs this script. Each script runs in a fresh process, so one
-script's threads and caches do not skew the next.
+Each script runs in a fresh process (one script's threads, caches and allocator state do not skew
+the next) with ``--json`` pointing at a file of its own; the results are gathered under their script
+names with the machine and the command, written to ``--json PATH``, and summed up as the README's
+speed tables (``readme_table.py``). The options ``--tiny``, ``--threads``, ``--no-torch`` and
+``--retain-freed-memory`` are handed to every script. A script that fails or times out is recorded
+with its error and the last lines of its output.
 
-    python benchmarks/run_all.py [--only NAME,...] [--timeout S]
+    python benchmarks/run_all.py --json results.json [--only networks,memory] [--timeout S] [--tiny]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import json
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from timing import machine, torch_or_none
+from readme_table import tables
+from timing import machine
 
 HERE = Path(__file__).resolve().parent
 
-
-def _containing(*words: str) -> Callable[[list[str]], list[str]]:
-    """A summary that keeps the lines holding any of ``words``."""
-    return lambda lines: [line for line in lines if any(word in line for word in words)]
-
-
-def _scipy_ratios(lines: list[str]) -> list[str]:
-    """The median iteration ratio of each pair of the SciPy table (ours / SciPy's)."""
-    titles = next((line for line in lines if line.startswith("problem")), None)
-    rows = [line for line in lines if line.count(" | ") >= 2 and not line.startswith("problem")]
-    if titles is None or not rows:
-        return []
-    pairs = [" ".join(part.split()[:2]) for part in titles.split("|")[1:]]
-    summary = []
-    for k, pair in enumerate(pairs, start=1):
-        ratios = [float(row.split("|")[k].split()[-1]) for row in rows]
-        summary.append(
-            f"{pair}: median iteration ratio {statistics.median(ratios):.2f} over {len(ratios)} problems"
-        )
-    return summary
-
-
-SCRIPTS: dict[str, tuple[str, Callable[[list[str]], list[str]]]] = {
-    "networks": ("network throughput, HVP, tiny-model call floor", _containing("ratio", "HVP / gradient")),
-    "hvp_ratio": ("HVP cost against the gradient", _containing("x gradient")),
-    "model_overhead": ("NeuralNetModel over the bare network", _containing("overhead")),
-    "conv_ops": ("convolution and pooling", _containing("minidnn/torch")),
-    "solver_cost": ("solver cost per iteration", _containing("summary")),
-    "datasets_load": ("data loading", _containing("best", "skipped")),
-    "solvers_vs_scipy": ("iterations against SciPy", _scipy_ratios),
+SCRIPTS = {
+    "networks": "gradient and HVP throughput per batch size, tiny-model call floor",
+    "memory": "peak resident memory of LeNet gradients and HVPs",
+    "batch_split": "the batch split across threads against per-op threading",
+    "conv_ops": "convolution and pooling",
+    "hvp_ratio": "HVP cost against the gradient",
+    "model_overhead": "NeuralNetModel over the bare network",
+    "solver_cost": "solver cost per iteration",
+    "datasets_load": "data loading",
+    "solvers_vs_scipy": "iterations against SciPy",
+    "quasi_newton_update": "an L-BFGS update against a two-loop product",
+    "mpi_scaling": "strong scaling over MPI ranks (mpi extra)",
 }
-"""Script name: (what it measures, how to pick its summary lines)."""
+"""Script name: what it measures (the order they run in)."""
 
 
-def run(name: str, timeout: float, extra: list[str]) -> tuple[list[str], float]:
-    """Runs ``benchmarks/<name>.py``, echoing its output as it comes; returns its lines and seconds."""
+def run(name: str, options: list[str], timeout: float, folder: Path) -> dict[str, Any]:
+    """Runs ``benchmarks/<name>.py``, echoing its output; its result dict, or its error."""
+    out = folder / f"{name}.json"
     start = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, str(HERE / f"{name}.py"), *extra],
-        cwd=HERE.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines = []
     try:
-        for line in process.stdout:
-            print(line, end="", flush=True)
-            lines.append(line.rstrip("\n"))
-        process.wait(timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, str(HERE / f"{name}.py"), *options, "--json", str(out)],
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
-        process.kill()
-        lines.append(f"(stopped after {timeout:g} s)")
-    if process.returncode:
-        lines.append(f"(exit code {process.returncode})")
-    return lines, time.perf_counter() - start
+        return {"error": f"stopped after {timeout:g} s", "seconds": time.perf_counter() - start}
+    print(done.stdout, end="", flush=True)
+    if done.returncode or not out.is_file():
+        tail = (done.stdout + done.stderr).strip().splitlines()[-20:]
+        print("\n".join(tail), flush=True)
+        return {
+            "error": f"exit code {done.returncode}",
+            "output": tail,
+            "seconds": time.perf_counter() - start,
+        }
+    result = json.loads(out.read_text())
+    result["seconds"] = time.perf_counter() - start
+    return result
 
 
-def versions() -> str:
-    """Which comparisons are possible here."""
-    torch = torch_or_none()
-    try:
-        import scipy
-
-        scipy_text = f"SciPy {scipy.__version__}"
-    except ImportError:
-        scipy_text = "SciPy absent"
-    torch_text = (
-        f"PyTorch {torch.__version__} (CPU, 2 threads)" if torch else "PyTorch absent (no PyTorch ratios)"
-    )
-    return f"{torch_text}; {scipy_text}"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(SCRIPTS)}")
-    parser.add_argument(
-        "--timeout", type=float, default=900.0, help="seconds allowed per script (default 900)"
-    )
-    parser.add_argument(
-        "--default-allocator",
-        action="store_true",
-        help="run every script under glibc's default allocator instead of retaining freed memory",
-    )
-    args = parser.parse_args()
-    chosen = [name.strip() for name in args.only.split(",")] if args.only else list(SCRIPTS)
-    unknown = [name for name in chosen if name not in SCRIPTS]
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--json", type=Path, help="write the gathered results to this file")
+    p.add_argument("--only", help="comma-separated script names (default: all)")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds per script")
+    p.add_argument("--tiny", action="store_true")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--no-torch", action="store_true")
+    p.add_argument("--retain-freed-memory", action="store_true")
+    args = p.parse_args(argv)
+    names = args.only.split(",") if args.only else list(SCRIPTS)
+    unknown = [name for name in names if name not in SCRIPTS]
     if unknown:
-        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; valid: {', '.join(SCRIPTS)}")
-    command = f"{sys.executable} benchmarks/run_all.py" + (f" --only {args.only}" if args.only else "")
-    command += " --default-allocator" if args.default_allocator else ""
-    print(machine())
-    print(versions())
-    print(f"reproduce: cd {HERE.parent} && {command}")
-    summaries = {}
-    for name in chosen:
-        what, pick = SCRIPTS[name]
-        print(f"\n=== {name}: {what} (benchmarks/{name}.py)", flush=True)
-        if not (HERE / f"{name}.py").is_file():
-            print("absent in this checkout")
-            continue
-        lines, seconds = run(name, args.timeout, ["--default-allocator"] if args.default_allocator else [])
-        summaries[name] = (pick(lines) or ["(no summary lines)"], seconds)
-    print("\n=== summary (minidnn beside PyTorch CPU and SciPy where they import)")
-    for name, (lines, seconds) in summaries.items():
-        print(f"{name} ({seconds:.0f} s):")
-        for line in lines:
-            print("    " + " ".join(line.split()))
-    print(f"reproduce: cd {HERE.parent} && {command}")
+        p.error(f"unknown benchmark(s) {', '.join(unknown)}; valid: {', '.join(SCRIPTS)}")
+    options = ["--threads", str(args.threads)]
+    options += [flag for flag, on in (("--tiny", args.tiny), ("--no-torch", args.no_torch),
+                                      ("--retain-freed-memory", args.retain_freed_memory)) if on]  # fmt: skip
+    gathered: dict[str, Any] = {"machine": machine(), "options": options, "benchmarks": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        for name in names:
+            print(f"\n=== {name}: {SCRIPTS[name]} (benchmarks/{name}.py)", flush=True)
+            gathered["benchmarks"][name] = run(name, options, args.timeout, Path(folder))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(gathered, indent=1) + "\n")
+    print("\n=== summary\n" + tables(gathered), flush=True)
+    return gathered
 
 
 if __name__ == "__main__":

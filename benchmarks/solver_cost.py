@@ -11,12 +11,11 @@ are timed; the rest of each iteration (updates, line searches and trust-region l
 products, CG vectors, the driver's bookkeeping) is the solver's share. When PyTorch imports, the
 stochastic rules are set beside one ``torch.optim`` step on a flat vector of the same size.
 
-    python benchmarks/solver_cost.py [--seconds S]
+    python benchmarks/solver_cost.py [--seconds S] [--json PATH] [--tiny]
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 from minidnn.nlpmodels import NeuralNetModel
 from minidnn.solvers.minimize import DETERMINISTIC, STOCHASTIC
-from timing import best_time, configure_allocator, machine, torch_or_none
+from timing import finish, interleaved, parser, setup, torch_or_none
 
 from minidnn import datasets, models, solvers
 
@@ -101,53 +100,46 @@ def torch_step(torch: Any, method: str, nvar: int) -> float:
     p.grad = torch.randn(nvar)
     extra = {"momentum": {"momentum": 0.95}, "nesterov": {"momentum": 0.95, "nesterov": True}}.get(method, {})
     optimizer = getattr(torch.optim, TORCH_RULES[method])([p], lr=1e-3, **extra)
-    return best_time(optimizer.step, number=50)
+    return interleaved({"step": optimizer.step}, rounds=5)["step"]["median_s"]
 
 
-def report(title: str, build: Callable[[], NeuralNetModel], seconds: float, torch: Any) -> None:
+def report(title: str, build: Callable[[], NeuralNetModel], seconds: float, torch: Any) -> dict[str, Any]:
     print(f"\n{title}; {seconds:g} s of solver time per solver")
     print(f"{'solver':8s} {'iters':>6s} {'ms/iter':>9s} {'model':>9s} {'solver':>9s} {'solver %':>9s}"
           f" {'f/it':>6s} {'g/it':>6s} {'Hv/it':>6s}")  # fmt: skip
     nvar = build().meta.nvar
-    shares, ratios = {}, []
+    rows = {}
     for method in STOCHASTIC + DETERMINISTIC:
         m = measure(build, method, seconds)
-        shares[method] = 100 * m["share"]
         f, g, hv = m["evals"]
         line = (
             f"{method:8s} {m['iters']:6d} {m['total']:9.3f} {m['model']:9.3f} {m['solver']:9.3f} "
             f"{100 * m['share']:8.1f}% {f:6.2f} {g:6.2f} {hv:6.2f}"
         )
         if torch is not None and method in TORCH_RULES:
-            step = torch_step(torch, method, nvar) * 1e3
-            ratio = step / max(m["solver"], 1e-9)
-            ratios.append(ratio)
-            line += f"   solver part vs torch.optim step {step:.3f} ms: ratio {ratio:.2f}x"
+            m["torch_step_ms"] = torch_step(torch, method, nvar) * 1e3
+            m["torch_step_over_solver"] = m["torch_step_ms"] / max(m["solver"], 1e-9)
+            line += f"   solver part vs torch.optim step {m['torch_step_ms']:.3f} ms: ratio "
+            line += f"{m['torch_step_over_solver']:.2f}x"
+        rows[method] = m
         print(line, flush=True)
-    top = max(shares, key=shares.get)
-    text = (
-        f"summary {title.split(' (')[0]}: the solver's own share of an iteration "
-        f"{min(shares.values()):.1f}-{max(shares.values()):.1f}% (highest {top})"
-    )
-    if ratios:
-        text += f"; torch.optim step / our stochastic solver part {min(ratios):.2f}x-{max(ratios):.2f}x"
-    print(text, flush=True)
+    return {"problem": title, "seconds": seconds, "solvers": rows}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=1.5, help="solver time per solver and model")
-    args, _ = parser.parse_known_args()
-    allocator = configure_allocator()
-    torch = torch_or_none()
-    print(machine())
-    print(allocator)
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = parser(__doc__)
+    p.add_argument("--seconds", type=float, default=1.5, help="solver time per solver and model")
+    args = p.parse_args(argv)
+    settings = setup(args)
+    torch = torch_or_none(args)
+    seconds = 0.02 if args.tiny else args.seconds
+    settings |= {"seconds": seconds, "torch": torch.__version__ if torch else None}
     absent = "" if torch else " (PyTorch absent)"
     print("ms per iteration: all, in model evaluations, in the solver itself (the rest); "
           f"ratio = torch.optim step time / our solver part{absent}")  # fmt: skip
-    for problem in (lenet5_problem, mlp_problem):
-        build, title = problem()
-        report(title, build, args.seconds, torch)
+    problems = (mlp_problem,) if args.tiny else (lenet5_problem, mlp_problem)
+    results = [report(title, build, seconds, torch) for build, title in (problem() for problem in problems)]
+    return finish("solver_cost", settings, results, args)
 
 
 if __name__ == "__main__":

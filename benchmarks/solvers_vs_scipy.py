@@ -6,18 +6,20 @@ ours with atol=1e-6, rtol=0; trust-ncg with gtol=1e-6 (its test is on the 2-norm
 pgtol=1e-6/sqrt(n) on the infinity norm (which implies the 2-norm test) and ftol=0, so that only
 the gradient test stops it. "ratio" is our iterations over SciPy's; the tests require ≤ 2.
 
-Run: python benchmarks/solvers_vs_scipy.py
+Run: python benchmarks/solvers_vs_scipy.py [--json PATH] [--tiny]   (--tiny: the first problem only)
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy
 import scipy.optimize
 from minidnn.nlpmodels import to_scipy
 from minidnn.nlpmodels.problems import CLASSIC
+from timing import finish, parser, setup
 
 from minidnn import solvers
 
@@ -57,18 +59,40 @@ def comparison(name: str) -> list[tuple[int, bool, int, bool]]:
     return cells
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parser(__doc__).parse_args(argv)
+    settings = setup(args)
+    names = list(CLASSIC)[:1] if args.tiny else list(CLASSIC)
+    settings |= {"tolerance": TOL, "pairs": [[ours, ref] for ours, ref, _ in PAIRS]}
     titles = "".join(f" | {ours:>6s} {ref:>9s} {'ratio':>6s}" for ours, ref, _ in PAIRS)
     header = f"{'problem':22s} {'n':>4s}{titles}"
     print(header)
     print("-" * len(header))
-    for name in CLASSIC:
-        row = f"{name:22s} {CLASSIC[name]().meta.nvar:>4d}"
-        for iters, converged, ref_iters, ref_converged in comparison(name):
+    rows = []
+    for name in names:
+        n = CLASSIC[name]().meta.nvar
+        line = f"{name:22s} {n:>4d}"
+        for (method, reference, _), (iters, converged, ref_iters, ref_converged) in zip(
+            PAIRS, comparison(name)
+        ):
             mark, ref_mark = ("" if converged else "*"), ("" if ref_converged else "*")
-            row += f" | {iters:>5d}{mark:1s} {ref_iters:>8d}{ref_mark:1s} {iters / ref_iters:>6.2f}"
-        print(row)
+            line += f" | {iters:>5d}{mark:1s} {ref_iters:>8d}{ref_mark:1s} {iters / ref_iters:>6.2f}"
+            rows.append(
+                {
+                    "problem": name,
+                    "n": n,
+                    "ours": method,
+                    "scipy": reference,
+                    "iterations": iters,
+                    "converged": converged,
+                    "scipy_iterations": ref_iters,
+                    "scipy_converged": ref_converged,
+                    "ratio": iters / ref_iters,
+                }
+            )
+        print(line)
     print("*: that run did not reach ||g|| <= 1e-6")
+    return finish("solvers_vs_scipy", settings, rows, args)
 
 
 if __name__ == "__main__":

@@ -20,11 +20,13 @@ Backends:
 
 Every explicit transfer to the host (``to_host``, ``to_float``) increments ``host_transfers``, so
 tests can count them.
+
+The thread counts of the BLAS and OpenMP libraries are set here too: ``set_threads(n)``,
+``with threads(n):``, ``thread_counts()`` (see :mod:`minidnn.thread_limits`).
 """
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import math
 from collections.abc import Callable, Sequence
@@ -32,6 +34,11 @@ from types import ModuleType
 from typing import Any
 
 import numpy
+
+# Thread counts of the numerical libraries, offered beside the backends (minidnn.backend.set_threads).
+from minidnn.thread_limits import set_threads as set_threads
+from minidnn.thread_limits import thread_counts as thread_counts
+from minidnn.thread_limits import threads as threads
 
 DTYPE_NAMES = ("float32", "float64")
 DEFAULT_DTYPE = "float32"
@@ -101,6 +108,11 @@ class Backend:
         self.device = device
         self.default_dtype = getattr(xp, DEFAULT_DTYPE)
         self.host_transfers = 0
+
+    pools_buffers = False
+    """True where a :class:`minidnn.workspace.Workspace` hands out reusable buffers: the library
+    allocates every result afresh and its functions take ``out=`` (NumPy). CuPy keeps its own
+    memory pool; the Array API standard has no ``out=``."""
 
     def __repr__(self) -> str:
         return f"Backend({self.name!r})"
@@ -221,6 +233,8 @@ class Backend:
 
 
 class NumpyBackend(Backend):
+    pools_buffers = True
+
     def __init__(self) -> None:
         super().__init__("numpy", numpy, (numpy.ndarray, numpy.generic), device="cpu")
 
@@ -405,35 +419,6 @@ def of(a: Any) -> Backend:
 
 
 get("numpy")
-
-
-# glibc's malloc.h: mallopt parameters, and the largest mmap threshold on 64-bit (HEAP_MAX_SIZE / 2).
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_MMAP_THRESHOLD_MAX = 32 * 2**20
-
-
-def retain_freed_host_memory(trim_threshold: int = 2**30) -> bool:
-    """Lets the process keep freed host memory for reuse instead of returning it to the system (glibc).
-
-    NumPy allocates every large temporary afresh. glibc maps blocks above its mmap threshold with
-    new pages and unmaps them on free, and gives the top of the heap back above its trim threshold,
-    so a training step pays for the kernel zeroing fresh pages again and again: on the LeNet at
-    batch 128 about a quarter of a gradient and a third of an HVP (``benchmarks/networks.py``).
-    This raises the mmap threshold to its maximum (32 MiB) and the trim threshold to
-    ``trim_threshold`` bytes (``mallopt``). It is process-wide and lasts for the process: resident
-    memory stays near its peak. The command line and the benchmarks call it; a training script may.
-    Returns False, changing nothing, where the C library is not glibc.
-    """
-    try:
-        libc = ctypes.CDLL(None)
-    except OSError:
-        return False
-    if not hasattr(libc, "gnu_get_libc_version") or not hasattr(libc, "mallopt"):
-        return False
-    mallopt = libc.mallopt
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    value = min(int(trim_threshold), 2**31 - 1)
-    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)) and bool(mallopt(_M_TRIM_THRESHOLD, value))
 
 
 def namespace(a: Any) -> ModuleType:

@@ -18,6 +18,9 @@ view that vector.
     net.gradient_vector(grads, out)   per-parameter gradients written into one flat vector
     net.set_tangent(v)    forward-mode tangents: each parameter carries its slice of v (None clears)
     net.copy(backend, dtype)          an independent network: new layers, the values converted
+    net.workspace         reusable buffers for repeated passes: ``with net.workspace:`` around a
+                          step makes its large temporaries come from buffers kept between steps
+                          (see :mod:`minidnn.workspace`); models evaluate inside it
 
 A layer belongs to at most one network: building a network over a layer that another (live) network
 holds is a ValueError naming the layer, and nothing changes; ``copy`` gives a second network. Inside
@@ -39,8 +42,10 @@ from minidnn import init as _init
 from minidnn.backend import Backend
 from minidnn.layers.layer import Layer, ParameterSpec
 from minidnn.layers.sequential import Sequential
+from minidnn.ops import buffers
 from minidnn.parameters import ParameterLayout
 from minidnn.tensor import Tensor
+from minidnn.workspace import Workspace
 
 Entry = tuple[str, Layer, ParameterSpec]
 
@@ -86,6 +91,7 @@ class Network:
         self._entries = entries
         self._layers = [layer for _, layer in root.named_layers()]
         self._flat = be.to_device(host_flat, dtype=dtype)
+        self.workspace = Workspace(be)
         for layer in self._layers:
             layer._network = weakref.ref(self)
         self._bind()
@@ -129,7 +135,7 @@ class Network:
     def gradient_vector(self, grads: list[Tensor], out: Any = None) -> Any:
         """Per-parameter gradients (layout order) written into one flat vector."""
         if out is None:
-            out = self.backend.zeros((self.nvar,), self.dtype)
+            out = buffers.empty(self._flat, (self.nvar,))
         return self.layout.flatten_into(self.backend, out, [g.data for g in grads])
 
     def set_tangent(self, v: Any | None) -> None:

@@ -38,6 +38,12 @@ one flat buffer per call gives every rank the same f, gradient and Hv, bit for b
 (:mod:`minidnn.nlpmodels.distributed`). The ranks must be started with the same settings (checked at
 construction) and start from rank 0's x0. Every rank then runs the same solver and takes the same
 decisions. With ``comm=None`` the model is the single-process one.
+
+f, its gradient and its Hessian-vector products are evaluated with the network's workspace
+current, so after the first call for a batch size their large temporaries come from reused
+buffers. With ``threads=n``, those calls and ``evaluate`` run with the BLAS and OpenMP libraries
+held to n threads (the previous counts come back after each call; ``None`` leaves them alone): see
+:mod:`minidnn.nlpmodels.evaluation_settings`.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ from typing import Any
 import numpy
 from minidnn.datasets import Dataset, Minibatches
 from minidnn.nlpmodels import distributed
+from minidnn.nlpmodels.evaluation_settings import in_evaluation_settings, in_model_threads
 from minidnn.nlpmodels.model import NLPModel
 
 from minidnn import backend as _backend
@@ -60,6 +67,7 @@ from minidnn.layers import Layer
 from minidnn.mode import no_grad
 from minidnn.network import Network
 from minidnn.tensor import Tensor
+from minidnn.thread_limits import check_threads
 
 SPLITS = ("train", "test")
 LossFunction = Callable[[Tensor, Any], Tensor]
@@ -85,6 +93,7 @@ class NeuralNetModel(NLPModel):
         l2: float = 0.0,
         name: str | None = None,
         comm: Any = None,
+        threads: int | None = None,
     ):
         ranks = None if comm is None else distributed.Ranks(comm, "NeuralNetModel")
         if not isinstance(network, Network):
@@ -102,6 +111,7 @@ class NeuralNetModel(NLPModel):
             self._encode = ENCODINGS.get(loss, _labels) if isinstance(loss, str) else _labels
         if not (isinstance(l2, int | float) and math.isfinite(l2) and l2 >= 0):
             raise ValueError(f"NeuralNetModel: l2 must be a finite number >= 0, got {l2!r}")
+        threads = check_threads("NeuralNetModel: threads", threads)
         self.classes = _check_data(network, train, "train")
         if test is not None and _check_data(network, test, "test") != self.classes:
             raise ValueError("NeuralNetModel: train and test data disagree on the network's output size")
@@ -125,6 +135,7 @@ class NeuralNetModel(NLPModel):
         self._ranks: distributed.Ranks | None = None
         if ranks is not None:
             self._join(ranks, network.seed)
+        self.threads = threads
         if not isinstance(loss, str):
             self._try_loss()
 
@@ -313,6 +324,7 @@ class NeuralNetModel(NLPModel):
             return None
         return (0, size)
 
+    @in_evaluation_settings
     def _ghprod(self, x: Any, v: Any, part: tuple[int, int] | None) -> Any:
         """Jᵀ H_L J v summed over the chunks (one forward-mode and one reverse pass each), plus l2 v."""
         self.network.load(x)
@@ -348,6 +360,7 @@ class NeuralNetModel(NLPModel):
         (gz,) = _grad_of(self._loss(outputs, targets), [outputs])
         return xp.zeros_like(z) if gz.tangent is None else gz.tangent
 
+    @in_evaluation_settings
     def _loss_sum(self, each: Callable[[Tensor], None], part: tuple[int, int] | None = None) -> Any:
         """The mean loss over the current batch (or all chunks, or samples [start, stop) of them with
         ``part``); ``each`` sees every chunk's share."""
@@ -434,6 +447,7 @@ class NeuralNetModel(NLPModel):
         """True for classification with test data: what solvers' per-epoch evaluation needs."""
         return self.task == "classification" and self.test_data is not None
 
+    @in_model_threads
     def evaluate(self, x: Any, split: str = "test") -> tuple[float, float | None]:
         """(mean loss, accuracy) at ``x`` over the whole split, partial last chunk included, dropout off.
 

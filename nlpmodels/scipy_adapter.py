@@ -7,6 +7,11 @@ crossings. The model's checks and counters apply as to any caller.
 
 Methods that do not use Hessian products (L-BFGS-B, BFGS, CG) warn when given ``hessp``: pass
 ``hessp=False`` for them.
+
+Wheels of SciPy ship their own OpenBLAS beside NumPy's. Its threads keep spinning after SciPy's
+own vector work, beside the model's NumPy products (a run of L-BFGS-B took twice as long), so
+``to_scipy`` holds SciPy's own BLAS to one thread from then on (``minidnn.thread_limits.
+limit_scipy_blas``; ``minidnn.backend.set_threads`` sets every library again).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from typing import Any
 
 import numpy
 from minidnn.nlpmodels.model import NLPModel
+
+from minidnn.thread_limits import limit_scipy_blas
 
 
 def to_scipy(nlp: NLPModel, *, combined: bool = False, hessp: bool | None = None) -> dict[str, Any]:
@@ -30,6 +37,7 @@ def to_scipy(nlp: NLPModel, *, combined: bool = False, hessp: bool | None = None
         raise TypeError(f"to_scipy: hessp must be None, True or False, got {hessp!r}")
     if hessp and not nlp.has_hprod:
         raise ValueError(f"to_scipy: hessp=True, but {nlp.meta.name} has no Hessian-vector product")
+    limit_scipy_blas(1)
     backend, dtype = nlp.meta.backend, nlp.meta.dtype
 
     def to_model(a: Any) -> Any:

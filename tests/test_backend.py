@@ -146,14 +146,3 @@ def test_sliding_windows_match_a_loop(be, window, stride):
     assert got.shape == (2, 3, oh, ow, kh, kw)
     for i, j in np.ndindex(oh, ow):
         np.testing.assert_array_equal(got[:, :, i, j], x[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw])
-
-
-def test_retaining_freed_host_memory_is_an_explicit_process_wide_switch():
-    import ctypes
-
-    glibc = hasattr(ctypes.CDLL(None), "gnu_get_libc_version")
-    assert backend.retain_freed_host_memory() is glibc
-    assert backend.retain_freed_host_memory(2**40) is glibc
-    a = np.ones(10_000_000, np.float32)
-    del a
-    assert np.ones(10_000_000, np.float32).sum() == 10_000_000

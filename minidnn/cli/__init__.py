@@ -13,9 +13,6 @@ One concept per module: :mod:`.arguments` (the parser), :mod:`.settings` (what d
 :mod:`.output` (the sink every printed line goes through), :mod:`.outdir` (the folder and its lock),
 :mod:`.atomic`, :mod:`.jsonio`, :mod:`.interrupts`, :mod:`.values`, :mod:`.errors`.
 
-The command keeps freed host memory for reuse (``minidnn.backend.retain_freed_host_memory``): a
-training step allocates the same large temporaries again and again.
-
 Exit codes (:mod:`.errors`): 0 done, 1 unexpected failure, 2 bad input (unknown names, bad options,
 missing data, unwritable output folder, a folder another run is writing to, a full disk), 130
 interrupted by Ctrl-C or SIGTERM (``kill``, a scheduler's time limit), after saving the run so far.
@@ -61,9 +58,6 @@ def _dispatch(argv: list[str]) -> int:
         parser.print_help(sys.stderr)
         print("\nstart with: minidnn train", file=sys.stderr)
         return USAGE
-    from minidnn.backend import retain_freed_host_memory
-
-    retain_freed_host_memory()  # every step allocates the same large temporaries: reuse freed memory
     if args.command == "train":
         from minidnn.cli import train
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from minidnn.function import Function
+from minidnn.ops import buffers
 from minidnn.ops.broadcast import sum_to
 from minidnn.ops.operands import broadcast_shape, same_kind
 from minidnn.ops.shape import reshape
@@ -30,7 +31,7 @@ class MatMul(Function):
     def forward(self, a: Any, b: Any) -> Any:
         self.a, self.b = a, b
         self.shapes = (tuple(a.shape), tuple(b.shape))
-        return _op(a, self.transa) @ _op(b, self.transb)
+        return buffers.matmul(_op(a, self.transa), _op(b, self.transb))
 
     def backward(self, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
         a, b = self.saved
@@ -47,11 +48,11 @@ class MatMul(Function):
     def jvp(self, da: Any, db: Any) -> Any:
         ta, tb = self.transa, self.transb
         if db is None:
-            return _op(da, ta) @ _op(self.b, tb)
+            return buffers.matmul(_op(da, ta), _op(self.b, tb))
         if da is None:
-            return _op(self.a, ta) @ _op(db, tb)
-        y = _op(da, ta) @ _op(self.b, tb)
-        y += _op(self.a, ta) @ _op(db, tb)  # both terms have the output's shape: add in place
+            return buffers.matmul(_op(self.a, ta), _op(db, tb))
+        y = buffers.matmul(_op(da, ta), _op(self.b, tb))
+        y += buffers.matmul(_op(self.a, ta), _op(db, tb))  # both terms have the output's shape
         return y
 
 

@@ -10,10 +10,12 @@ with x~ the zero-padded input and the weights a_ij:
   ``count_include_pad=True``): a window that overlaps the padding is still divided by KH*KW.
 - max pooling: a_ij = 1 at the window's first maximum (row-major order over (i, j); PyTorch's rule
   on ties), 0 elsewhere, the maximum being taken over x padded with -inf. The weights are constants
-  of the graph, as the mask of relu is: max pooling is piecewise linear.
+  of the graph, as the mask of relu is: max pooling is piecewise linear. They are kept as boolean
+  masks, one byte a value, and multiply as 0 and 1 (see :mod:`minidnn.ops.buffers`).
 
 The adjoint of a gather is the scatter that adds a_ij * g back at the positions read, accumulating
-where windows overlap (``WindowScatter``, one strided add per kernel offset); the adjoint of that
+where windows overlap (``WindowScatter``, one strided add per kernel offset, or a strided write
+where windows cannot overlap); the adjoint of that
 scatter is the gather again, so both backward passes are differentiable and second derivatives are
 exact. Tangents are gathered at the same positions (the jvp of max pooling gathers dx at the argmax).
 Following PyTorch, padding may not exceed half the kernel, so every window holds an input element.
@@ -27,6 +29,7 @@ from typing import Any
 
 from minidnn import backend as _backend
 from minidnn.function import Function
+from minidnn.ops import buffers
 from minidnn.ops.operands import tensor_arg
 from minidnn.ops.windows import (
     FROM_BATCH_INNERMOST,
@@ -41,7 +44,7 @@ from minidnn.ops.windows import (
 )
 from minidnn.tensor import Tensor
 
-Weights = float | list[Any]  # one weight for all offsets, or one (C, OH, OW, N) array per offset
+Weights = float | list[Any]  # one weight for all offsets, or one (C, OH, OW, N) boolean mask per offset
 
 
 class WindowGather(Function):
@@ -97,8 +100,10 @@ class MaxPool2d(WindowGather):
             batch_innermost(x, self.window.padding, -math.inf, c_order=False), self.window, x.shape
         )
         self.best = self.parts[0]
-        for part in self.parts[1:]:
-            self.best = xp.maximum(self.best, part)
+        if len(self.parts) > 1:
+            self.best = buffers.elementwise(xp.maximum, self.parts[0], self.parts[1])
+            for part in self.parts[2:]:
+                self.best = buffers.update(xp.maximum, self.best, part)
         return xp.permute_dims(self.best, FROM_BATCH_INNERMOST)
 
     @cached_property
@@ -109,15 +114,17 @@ class MaxPool2d(WindowGather):
 
 
 def first_maximum_masks(parts: list[Any], best: Any) -> list[Any]:
-    """Per kernel offset, 1 where that offset holds the window's first maximum (row-major), else 0."""
+    """Per kernel offset, True where that offset holds the window's first maximum (row-major)."""
     xp = _backend.of(best).xp
     masks, taken = [], None
     for part in parts:
-        hit = part == best
+        hit = buffers.elementwise(xp.equal, part, best, dtype=xp.bool)
         if taken is not None:
-            hit = xp.logical_and(hit, xp.logical_not(taken))
-        taken = hit if taken is None else xp.logical_or(taken, hit)
-        masks.append(xp.astype(hit, best.dtype))
+            hit = buffers.update(xp.logical_and, hit, buffers.elementwise(xp.logical_not, taken))
+            taken = buffers.elementwise(xp.logical_or, taken, hit)
+        else:
+            taken = hit
+        masks.append(hit)
     return masks
 
 
@@ -126,40 +133,48 @@ def gather(x: Any, window: Window, weights: Weights) -> Any:
     xp = _backend.of(x).xp
     parts = _offset_views(batch_innermost(x, window.padding, 0.0, c_order=False), window, x.shape)
     if isinstance(weights, float):
-        y = parts[0]
-        for part in parts[1:]:
-            y = y + part
-        y = y * weights
+        y = parts[0] if len(parts) == 1 else buffers.elementwise(xp.add, parts[0], parts[1])
+        for part in parts[2:]:
+            y = buffers.update(xp.add, y, part)
+        y = buffers.elementwise(xp.multiply, y, weights)
     else:
-        y = parts[0] * weights[0]
+        y = buffers.masked(parts[0], weights[0])
         for part, a in zip(parts[1:], weights[1:]):
-            y = y + part * a
+            y = buffers.update(xp.add, y, buffers.masked(part, a))
     return xp.permute_dims(y, FROM_BATCH_INNERMOST)
 
 
 def scatter(g: Any, window: Window, weights: Weights, x_shape: tuple[int, ...]) -> Any:
     """Adds a_ij * g back at the (i, j) element of every window; an (N, C, H, W) result.
 
-    Windows that cannot overlap (stride >= kernel) write their elements instead of adding them.
+    Windows that cannot overlap (stride >= kernel) write their elements instead of adding them,
+    straight into the result; where they also tile the padded input, nothing is zeroed first.
     """
-    backend = _backend.of(g)
-    xp = backend.xp
+    xp = _backend.of(g).xp
     n, c, h, w = x_shape
     ph, pw = window.padding
     out = window.output_size(h, w)
     gt = xp.permute_dims(g, TO_BATCH_INNERMOST)
     if isinstance(weights, float):
-        gt = gt * weights
+        gt = buffers.elementwise(xp.multiply, gt, weights)
     overlap = any(s < k for s, k in zip(window.stride, window.kernel))
-    buf = backend.zeros((c, h + 2 * ph, w + 2 * pw, n), g.dtype)
+    shape = (c, h + 2 * ph, w + 2 * pw, n)
+    buf = buffers.empty(g, shape) if _tiles(window, shape, out) else buffers.zeros(g, shape)
     for k, (i, j) in enumerate(window.offsets()):
-        rows, columns = window.offset_slices(i, j, out)
-        part = gt if isinstance(weights, float) else gt * weights[k]
+        index = (slice(None), *window.offset_slices(i, j, out), slice(None))
         if overlap:
-            buf[:, rows, columns, :] += part
+            buf[index] += gt if isinstance(weights, float) else buffers.masked(gt, weights[k])
+        elif isinstance(weights, float):
+            buf[index] = gt
         else:
-            buf[:, rows, columns, :] = part
+            buffers.assign_masked(buf, index, gt, weights[k])
     return crop_to_nchw(buf, window.padding)
+
+
+def _tiles(window: Window, padded: tuple[int, ...], out: tuple[int, int]) -> bool:
+    """True when the windows cover the padded input exactly once (stride = kernel, no remainder)."""
+    (kh, kw), (sh, sw) = window.kernel, window.stride
+    return (sh, sw) == (kh, kw) and out[0] * kh == padded[1] and out[1] * kw == padded[2]
 
 
 def _offset_views(buf: Any, window: Window, x_shape: tuple[int, ...]) -> list[Any]:

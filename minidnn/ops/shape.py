@@ -7,6 +7,7 @@ from typing import Any
 
 from minidnn.backend import namespace
 from minidnn.function import Function
+from minidnn.ops import buffers
 from minidnn.ops.operands import tensor_arg
 from minidnn.tensor import Tensor
 
@@ -17,13 +18,13 @@ class Reshape(Function):
 
     def forward(self, x: Any) -> Any:
         self.x_shape = tuple(x.shape)
-        return namespace(x).reshape(x, self.shape)
+        return buffers.reshape(x, self.shape)
 
     def backward(self, gy: Tensor) -> tuple[Tensor]:
         return (reshape(gy, self.x_shape),)
 
     def jvp(self, dx: Any) -> Any:
-        return namespace(dx).reshape(dx, self.shape)
+        return buffers.reshape(dx, self.shape)
 
 
 class Transpose(Function):

@@ -11,7 +11,8 @@ from typing import Any
 
 from minidnn.backend import namespace
 from minidnn.function import Function
-from minidnn.ops.arithmetic import AddConst, Mul, Neg
+from minidnn.ops import buffers
+from minidnn.ops.arithmetic import AddConst, Neg
 from minidnn.ops.operands import tensor_arg
 from minidnn.tensor import Tensor
 
@@ -97,18 +98,37 @@ class Softplus(Function):
 
 
 class ReLU(Function):
-    """y = max(x, 0); dx = gy * [x > 0] (the step as a constant array of x's dtype)."""
+    """y = max(x, 0); dx = gy * [x > 0]. Pins the step [x > 0] as a boolean mask (one byte a value)."""
 
     def forward(self, x: Any) -> Any:
         xp = namespace(x)
-        self.step = xp.astype(x > 0, x.dtype)
-        return xp.maximum(x, 0)
+        self.step = buffers.elementwise(xp.greater, x, 0, dtype=xp.bool)
+        return buffers.elementwise(xp.maximum, x, 0)
 
     def backward(self, gy: Tensor) -> tuple[Tensor]:
-        return (Mul()(gy, Tensor._make(self.step, None, None)),)
+        return (StepMul(self.step)(gy),)
 
     def jvp(self, dx: Any) -> Any:
-        return dx * self.step
+        return buffers.masked(dx, self.step)
+
+
+class StepMul(Function):
+    """y = x * s for a constant 0/1 step s held as a boolean mask; linear, so its own adjoint.
+
+    A product (NaN stays NaN where s = 0), unlike ``Mask``, which selects.
+    """
+
+    def __init__(self, step: Any):
+        self.step = step
+
+    def forward(self, x: Any) -> Any:
+        return buffers.masked(x, self.step)
+
+    def backward(self, gy: Tensor) -> tuple[Tensor]:
+        return (StepMul(self.step)(gy),)
+
+    def jvp(self, dx: Any) -> Any:
+        return buffers.masked(dx, self.step)
 
 
 class Abs(Function):

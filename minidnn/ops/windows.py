@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from minidnn import backend as _backend
+from minidnn.ops import buffers
 
 Pair = tuple[int, int]
 
@@ -59,14 +60,13 @@ def batch_innermost(x: Any, padding: Pair, fill: float, c_order: bool) -> Any:
     With padding, a new C-ordered buffer. Without, a view of x (whatever its memory order) unless
     ``c_order`` asks for C order, which copies x unless it already has batch-innermost memory.
     """
-    backend = _backend.of(x)
-    xp = backend.xp
+    xp = _backend.of(x).xp
     xt = xp.permute_dims(x, TO_BATCH_INNERMOST)
     ph, pw = padding
     if ph == 0 and pw == 0:
-        return xp.reshape(xp.reshape(xt, (-1,)), xt.shape) if c_order else xt
+        return buffers.c_order(xt) if c_order else xt
     c, h, w, n = xt.shape
-    buf = backend.full((c, h + 2 * ph, w + 2 * pw, n), fill, x.dtype)
+    buf = buffers.full(x, (c, h + 2 * ph, w + 2 * pw, n), fill)
     buf[:, ph : ph + h, pw : pw + w, :] = xt
     return buf
 

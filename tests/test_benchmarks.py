@@ -1,0 +1,62 @@
+"""Every benchmark script runs at its tiny size and returns (and writes) its result dict; run_all
+gathers them and readme_table makes the README tables from the gathered file. PyTorch is never
+needed: its side is skipped where it does not import."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from minidnn import backend
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+HELPERS = {"timing", "run_all", "readme_table"}
+SCRIPTS = sorted(path.stem for path in BENCHMARKS.glob("*.py") if path.stem not in HELPERS)
+
+
+@pytest.fixture
+def scripts(monkeypatch):
+    """Imports benchmark scripts as their folder does; the thread counts they set are restored."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    yield lambda name: __import__(name)
+    backend.set_threads(None)
+
+
+def test_the_benchmark_list_is_complete():
+    assert {"networks", "memory", "batch_split", "conv_ops", "model_overhead"} <= set(SCRIPTS)
+    from_run_all = subprocess.run(
+        [sys.executable, "-c", "import run_all; print(','.join(run_all.SCRIPTS))"],
+        cwd=BENCHMARKS,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert sorted(from_run_all.split(",")) == SCRIPTS
+
+
+@pytest.mark.parametrize("name", [s for s in SCRIPTS if s != "mpi_scaling"])  # that one: tests/test_mpi.py
+def test_each_script_runs_tiny_and_writes_the_dict_it_returns(scripts, name, tmp_path):
+    out = tmp_path / f"{name}.json"
+    result = scripts(name).main(["--tiny", "--threads", "1", "--json", str(out)])
+    assert result["benchmark"] == name
+    assert result["settings"]["tiny"] is True
+    assert result["results"]
+    assert json.loads(out.read_text()) == json.loads(json.dumps(result))
+
+
+def test_run_all_gathers_the_results_and_readme_table_prints_the_tables(scripts, tmp_path, capsys):
+    gathered_file = tmp_path / "all.json"
+    gathered = scripts("run_all").main(
+        ["--tiny", "--threads", "1", "--only", "networks,batch_split", "--json", str(gathered_file)]
+    )
+    assert set(gathered["benchmarks"]) == {"networks", "batch_split"}
+    assert all("error" not in result for result in gathered["benchmarks"].values())
+    capsys.readouterr()
+    table = scripts("readme_table").main([str(gathered_file)])["markdown"]
+    assert table in capsys.readouterr().out
+    assert "| LeNet 431,080 gradient |" in table and "| MLP 784-300-100-10 HVP |" in table
+    assert "per-op / split" in table and "load average" in table
