@@ -250,15 +250,24 @@ def _checked_state(path: Path, state: Any, arrays: dict[str, numpy.ndarray]) -> 
     return state
 
 
+def _is_history_value(value: Any) -> bool:
+    """A history entry: null, a string, a number, or a list of numbers (e.g. recorded eigenvalues)."""
+    if value is None or isinstance(value, str) or _is_number(value):
+        return True
+    return isinstance(value, list) and all(_is_number(item) for item in value)
+
+
 def _checked_history(path: Path, history: Any) -> dict[str, list[Any]]:
     if not isinstance(history, dict) or not all(isinstance(column, list) for column in history.values()):
         raise CheckpointError(path, "history", "a mapping of columns (lists) is expected")
     if len({len(column) for column in history.values()}) > 1:
         raise CheckpointError(path, "history", "the columns are of different lengths")
     for name, column in history.items():
-        if not all(value is None or isinstance(value, str) or _is_number(value) for value in column):
+        if not all(_is_history_value(value) for value in column):
             raise CheckpointError(
-                path, f"history.{name}", "holds a value that is not a number, a string or null"
+                path,
+                f"history.{name}",
+                "holds a value that is not a number, a string, a list of numbers or null",
             )
     return history
 

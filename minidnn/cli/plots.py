@@ -66,6 +66,32 @@ def run_curves(path: Path, history: Mapping[str, Sequence[Any]], title: str) -> 
     return _save(plt, fig, path)
 
 
+def curvature_curves(
+    path: Path, history: Mapping[str, Sequence[Any]], spectrum: Any, title: str
+) -> Path | None:
+    """Draws ``curvature.png``: the top Hessian eigenvalue and the trace against solver time, and the
+    spectral density at the end when there is one; None without matplotlib."""
+    plt = pyplot()
+    if plt is None:
+        return None
+    panels = 3 if spectrum is not None else 2
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.8), constrained_layout=True)
+    top = [values[0] if values else None for values in history["eigenvalues"]]
+    for ax, ys, label in ((axes[0], top, "largest eigenvalue"), (axes[1], history["trace"], "trace")):
+        xs, vs = _finite(history["time"], ys)
+        ax.plot(xs, vs, marker="o", ms=3)
+        ax.set_xlabel("solver time (s)")
+        ax.set_ylabel(f"Hessian {label} (current batch)")
+    if spectrum is not None:
+        axes[2].semilogy(list(spectrum.grid), [max(float(d), 1e-12) for d in spectrum.density], lw=0.8)
+        axes[2].set_xlabel("eigenvalue")
+        axes[2].set_ylabel("spectral density at the end")
+    for ax in axes.flat:
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    return _save(plt, fig, path)
+
+
 def compare_curves(
     path: Path,
     accuracy: Mapping[str, tuple[Sequence[float], Sequence[float]]],

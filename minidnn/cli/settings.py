@@ -202,6 +202,17 @@ class RunSettings:
             metavar="S",
         ),
     )
+    curvature_every: int = field(
+        default=0,
+        metadata=flag(
+            "every K iterations, record the largest Hessian eigenvalue and the trace (10 Hutchinson "
+            "probes) on the current batch into metrics.json and curvature.png (0: never)",
+            group=_OUTPUT,
+            commands=(TRAIN,),
+            type=values.nonnegative_int,
+            metavar="K",
+        ),
+    )
     verbose: int = field(
         default=0,
         metadata=flag(

@@ -38,7 +38,9 @@ from minidnn.cli.errors import INTERRUPTED, OK, CommandError
 from minidnn.cli.interrupts import sigint_ignored
 from minidnn.cli.settings import RunSettings, resolve
 from minidnn.network import Network
-from minidnn.nlpmodels import NeuralNetModel
+from minidnn.nlpmodels import NeuralNetModel, curvature
+
+CURVATURE_PROBES = 10  # Hutchinson probes per record: a standard error of about 30% of the trace's spread
 
 
 @dataclasses.dataclass
@@ -195,8 +197,9 @@ def train(session: Session) -> solvers.ExecutionStats | None:
         time_offset=float(state.get("time", 0.0)),
         enabled=s.verbose == 0,
     )
+    callback = tracker if s.curvature_every == 0 else _with_curvature(s.curvature_every, tracker)
     try:
-        return methods.solve(session.nlp, s.solver, session.x0, options, tracker)
+        return methods.solve(session.nlp, s.solver, session.x0, options, callback)
     except solvers.StateError as err:
         raise resume.unusable(session.source, err) from None
     except KeyboardInterrupt:
@@ -206,6 +209,18 @@ def train(session: Session) -> solvers.ExecutionStats | None:
         return stats
     finally:
         tracker.close()
+
+
+def _with_curvature(every: int, tracker: Callable[..., None]) -> Callable[..., None]:
+    """The progress callback after a curvature monitor (top eigenvalue, trace with 10 probes, and the
+    spectral density at the end) that records every ``every`` iterations into the run's history."""
+    monitor = curvature.CurvatureMonitor(every, k=1, probes=CURVATURE_PROBES, density=True)
+
+    def both(nlp: Any, solver: Any, stats: solvers.ExecutionStats) -> None:
+        monitor(nlp, solver, stats)
+        tracker(nlp, solver, stats)
+
+    return both
 
 
 def final_evaluation(session: Session, stats: solvers.ExecutionStats) -> tuple[float | None, float | None]:
@@ -287,6 +302,14 @@ def save(
     write_into(
         paths, failed, "curves.png", lambda: plots.run_curves(session.folder / "curves.png", joined, title)
     )
+    if "eigenvalues" in joined:
+        spectrum = stats.solver_specific.get("spectral_density")
+        write_into(
+            paths,
+            failed,
+            "curvature.png",
+            lambda: plots.curvature_curves(session.folder / "curvature.png", joined, spectrum, title),
+        )
     return paths, failed
 
 
