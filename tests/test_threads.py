@@ -3,6 +3,9 @@ them; a model's evaluations under its own count; SciPy's own BLAS held to one th
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import threadpoolctl
@@ -104,3 +107,23 @@ def test_to_scipy_holds_scipy_own_blas_to_one_thread_and_leaves_numpy_alone():
     assert {counts[path] for path in numpy_blas} == {2}
     thread_limits.set_threads(2)
     assert set(blas_counts().values()) == {2}
+
+
+def test_the_command_line_runs_with_the_threads_it_is_given(tmp_path):
+    code = (
+        "import minidnn.backend as b\n"
+        "from minidnn.cli import main\n"
+        "from minidnn.nlpmodels import NeuralNetModel\n"
+        "seen = []\n"
+        "objgrad = NeuralNetModel.objgrad\n"
+        "def watched(self, *args, **kwargs):\n"
+        "    seen.append(self.threads)\n"
+        "    return objgrad(self, *args, **kwargs)\n"
+        "NeuralNetModel.objgrad = watched\n"
+        "code = main(['train', '--max-iter', '3', '--threads', '1', '--out', 'run'])\n"
+        "print(code, sorted(set(seen)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.strip().splitlines()[-1] == "0 [1]", done.stderr

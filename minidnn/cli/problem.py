@@ -112,6 +112,7 @@ def build_model(
             dtype=settings.dtype,
             full_batch=settings.full_batch,
             l2=settings.l2,
+            threads=settings.threads or None,
         )
     except _backend.BackendUnavailable as err:
         hint = ' (install the gpu extra: pip install "minidnn[gpu]")' if settings.backend == "cupy" else ""

@@ -124,6 +124,15 @@ class RunSettings:
     dtype: str = field(
         default="float32", metadata=flag("floating-point type", group=_MODEL, choices=_backend.DTYPE_NAMES)
     )
+    threads: int = field(
+        default=0,
+        metadata=flag(
+            "BLAS threads of NumPy and SciPy for the run (0: the libraries' own; 1 on a shared machine)",
+            group=_MODEL,
+            type=values.nonnegative_int,
+            metavar="N",
+        ),
+    )
     l2: float = field(
         default=0.0,
         metadata=flag(
