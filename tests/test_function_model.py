@@ -58,7 +58,7 @@ def test_objgrad_alone_serves_both_calls_and_counts_once_per_call():
     assert f == pytest.approx(24.2) and g.shape == (2,)
     np.testing.assert_array_equal(nlp.grad(START), rosen_grad(START))
     assert calls == ["objgrad", "objgrad"]
-    assert nlp.counters.as_dict() == {"neval_obj": 1, "neval_grad": 2, "neval_hprod": 0}
+    assert nlp.counters.as_dict() == {"neval_obj": 1, "neval_grad": 2, "neval_ghprod": 0, "neval_hprod": 0}
     assert solvers.lbfgs(nlp, max_iter=200).status == "first_order"
 
 
@@ -95,7 +95,7 @@ def test_without_hprod_trunk_refuses_before_evaluating_and_hprod_says_what_to_pa
     assert not nlp.has_hprod
     with pytest.raises(ValueError, match="has no Hessian-vector product"):
         solvers.trunk(nlp)
-    assert nlp.counters.as_dict() == {"neval_obj": 0, "neval_grad": 0, "neval_hprod": 0}
+    assert nlp.counters.as_dict() == {"neval_obj": 0, "neval_grad": 0, "neval_ghprod": 0, "neval_hprod": 0}
     with pytest.raises(NotImplementedError, match=r"pass hprod=\(x, v\) -> H\(x\) v"):
         nlp.hprod(START, START)
     assert solvers.trunk(LSR1Model(nlp), max_iter=200).status == "first_order"
