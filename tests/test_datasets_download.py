@@ -286,7 +286,7 @@ def test_a_failed_load_on_a_fresh_root_leaves_no_folder(server, tiny_mnist, tmp_
 def test_a_shared_root_gets_each_data_set_its_own_files(server, tiny_mnist, tmp_path, monkeypatch):
     """MNIST's files directly in the root are passed over when Fashion-MNIST is asked for: it is fetched."""
     arrays, bodies = tiny_mnist
-    root = tmp_path / "shared"
+    root = tmp_path / "common-root"
     root.mkdir()
     for name, body in bodies.items():
         (root / name).write_bytes(body)

@@ -207,8 +207,8 @@ def test_loading_from_an_unwritable_place_needs_no_write(clean_env, tmp_path):
 def two_datasets(clean_env, tmp_path):
     """Distinct stand-ins for MNIST and Fashion-MNIST, both pinned; MNIST's written in a shared root."""
     write_mnist(tmp_path / "published-fashion", value=7, pinned=(clean_env, "fashion-mnist"))
-    write_mnist(tmp_path / "shared", pinned=(clean_env, "mnist"))
-    return tmp_path / "shared"
+    write_mnist(tmp_path / "common-root", pinned=(clean_env, "mnist"))
+    return tmp_path / "common-root"
 
 
 def test_a_shared_root_never_lends_one_data_set_the_files_of_another(two_datasets):
