@@ -30,25 +30,14 @@ from typing import Any
 import numpy
 from minidnn.nlpmodels.quasi_newton_operator import PairProducts, QuasiNewtonOperator
 
-from minidnn.backend import Backend
-
 
 class CompactForm(QuasiNewtonOperator):
     """B = sigma I + Z' c(Z v); subclasses give the skip rule, sigma and the small map c."""
 
     state_arrays = ("gram",)
 
-    def __init__(
-        self,
-        n: int,
-        mem: int = 5,
-        scaling: bool = True,
-        *,
-        dtype: str = "float32",
-        backend: str | Backend = "numpy",
-    ):
-        super().__init__(n, mem, scaling, dtype=dtype, backend=backend)
-        self.gram = self.backend.zeros((2 * mem, 2 * mem), dtype=self.dtype)
+    def _allocate(self) -> None:
+        self.gram = self.backend.zeros((2 * self.mem, 2 * self.mem), dtype=self.dtype)
 
     def _stored(self, slot: int, products: PairProducts) -> None:
         self._record_gram(slot)

@@ -19,25 +19,14 @@ from minidnn.nlpmodels.quasi_newton_operator import PairProducts, QuasiNewtonOpe
 from minidnn.nlpmodels.secant_rules import bfgs_scale, curvature_margin, safe_curvature
 from minidnn.nlpmodels.two_loop import two_loop
 
-from minidnn.backend import Backend
-
 
 class InverseLBFGSOperator(QuasiNewtonOperator):
     """H, the inverse L-BFGS matrix of the last ``mem`` pairs (see the module docstring)."""
 
     state_arrays = ("rho",)
 
-    def __init__(
-        self,
-        n: int,
-        mem: int = 5,
-        scaling: bool = True,
-        *,
-        dtype: str = "float32",
-        backend: str | Backend = "numpy",
-    ):
-        super().__init__(n, mem, scaling, dtype=dtype, backend=backend)
-        self.rho = self.backend.zeros((mem,), dtype=self.dtype)
+    def _allocate(self) -> None:
+        self.rho = self.backend.zeros((self.mem,), dtype=self.dtype)
         self._margin = curvature_margin(self.backend.xp, self.dtype)
 
     def _accepts(self, s: Any, y: Any, products: PairProducts) -> Any:

@@ -29,25 +29,15 @@ from minidnn.nlpmodels.quasi_newton_operator import PairProducts
 from minidnn.nlpmodels.secant_rules import bfgs_scale, curvature_margin, safe_curvature
 from minidnn.nlpmodels.two_loop import two_loop
 
-from minidnn.backend import Backend
-
 
 class LBFGSOperator(CompactForm):
     """B, the L-BFGS matrix of the last ``mem`` pairs (see the module docstring)."""
 
     state_arrays = ("gram", "rho")
 
-    def __init__(
-        self,
-        n: int,
-        mem: int = 5,
-        scaling: bool = True,
-        *,
-        dtype: str = "float32",
-        backend: str | Backend = "numpy",
-    ):
-        super().__init__(n, mem, scaling, dtype=dtype, backend=backend)
-        self.rho = self.backend.zeros((mem,), dtype=self.dtype)
+    def _allocate(self) -> None:
+        super()._allocate()
+        self.rho = self.backend.zeros((self.mem,), dtype=self.dtype)
         self.middle: Any = None
         self._margin = curvature_margin(self.backend.xp, self.dtype)
 

@@ -35,22 +35,12 @@ from minidnn.nlpmodels.compact_form import CompactForm
 from minidnn.nlpmodels.quasi_newton_operator import PairProducts
 from minidnn.nlpmodels.secant_rules import curvature_margin, safe_curvature, sr1_denominator_ok
 
-from minidnn.backend import Backend
-
 
 class LSR1Operator(CompactForm):
     """B, the limited-memory SR1 matrix of the last ``mem`` pairs (see the module docstring)."""
 
-    def __init__(
-        self,
-        n: int,
-        mem: int = 5,
-        scaling: bool = True,
-        *,
-        dtype: str = "float32",
-        backend: str | Backend = "numpy",
-    ):
-        super().__init__(n, mem, scaling, dtype=dtype, backend=backend)
+    def _allocate(self) -> None:
+        super()._allocate()
         self.middle: Any = None
         self.kept: Any = None
         self._margin = curvature_margin(self.backend.xp, self.dtype)

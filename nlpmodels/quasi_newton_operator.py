@@ -78,6 +78,10 @@ class QuasiNewtonOperator:
         self.scaling = bool(scaling)
         self.pairs = PairMemory(self.backend, n, mem, self.dtype)
         self.sigma = self._one()
+        self._allocate()
+
+    def _allocate(self) -> None:
+        """Allocates the arrays a subclass keeps beside the pairs (none here)."""
 
     @property
     def npairs(self) -> int:
