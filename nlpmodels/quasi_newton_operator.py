@@ -160,21 +160,7 @@ class QuasiNewtonOperator:
         """Rebuilds what is derived from the restored arrays (nothing by default)."""
 
     def _state_array(self, state: Mapping[str, Any], name: str, like: Any) -> Any:
-        op, be = type(self).__name__, self.backend
-        if name not in state:
-            raise ValueError(f"{op}: the state has no {name!r}")
-        value = state[name]
-        try:
-            array = be.to_device(be.to_host(value) if be.owns(value) else value, dtype=self.dtype)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{op}: the state's {name!r} is not an array of numbers ({err})") from None
-        if tuple(array.shape) != tuple(like.shape):
-            raise ValueError(
-                f"{op}: the state's {name!r} has shape {tuple(array.shape)}, expected {tuple(like.shape)}"
-            )
-        if be.to_float(be.xp.all(be.xp.isfinite(array))) == 0.0:
-            raise ValueError(f"{op}: the state's {name!r} has NaN or infinite entries")
-        return be.xp.asarray(array, copy=True)
+        return state_array(self.backend, type(self).__name__, state, name, like)
 
     # -- the push, step by step ----------------------------------------------------------------
     def _products(self, s: Any, y: Any) -> PairProducts:
@@ -222,3 +208,23 @@ class QuasiNewtonOperator:
             f"{type(self).__name__}(n={self.shape[0]}, mem={self.mem}, npairs={self.npairs}, "
             f"dtype={self.dtype_name}, backend={self.backend.name})"
         )
+
+
+def state_array(be: Backend, owner: str, state: Mapping[str, Any], name: str, like: Any) -> Any:
+    """``state[name]`` copied onto ``be``'s device with ``like``'s shape and dtype, all entries
+    finite; a ValueError naming ``owner`` and ``name`` otherwise (saved states of operators and
+    solvers)."""
+    if name not in state:
+        raise ValueError(f"{owner}: the state has no {name!r}")
+    value = state[name]
+    try:
+        array = be.to_device(be.to_host(value) if be.owns(value) else value, dtype=like.dtype)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{owner}: the state's {name!r} is not an array of numbers ({err})") from None
+    if tuple(array.shape) != tuple(like.shape):
+        raise ValueError(
+            f"{owner}: the state's {name!r} has shape {tuple(array.shape)}, expected {tuple(like.shape)}"
+        )
+    if be.to_float(be.xp.all(be.xp.isfinite(array))) == 0.0:
+        raise ValueError(f"{owner}: the state's {name!r} has NaN or infinite entries")
+    return be.xp.asarray(array, copy=True)

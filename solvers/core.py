@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from minidnn.nlpmodels.minibatch import draws_minibatches, measures_accuracy
+from minidnn.nlpmodels.quasi_newton_operator import state_array as operator_state_array
 from minidnn.solvers.parameters import (
     POSITIVE,
     AnyOf,
@@ -327,26 +328,17 @@ def norm(be: Backend, a: Any) -> float:
 
 def state_array(be: Backend, owner: str, state: Mapping[str, Any], name: str, like: Any) -> Any:
     """``state[name]`` copied onto ``be``'s device with ``like``'s shape and dtype, all entries
-    finite; ``None`` when ``like`` is ``None``. A ValueError names ``owner`` and ``name`` otherwise."""
-    if name not in state:
-        raise StateError(f"{owner}: the state has no {name!r}")
-    value = state[name]
+    finite; ``None`` when ``like`` is ``None``. A StateError names ``owner`` and ``name`` otherwise."""
     if like is None:
-        if value is not None:
+        if state.get(name) is not None:
             raise StateError(f"{owner}: the state's {name!r} must be None for these parameters")
+        if name not in state:
+            raise StateError(f"{owner}: the state has no {name!r}")
         return None
-    host = be.to_host(value) if be.owns(value) else value
     try:
-        array = be.to_device(host, dtype=like.dtype)
-    except (TypeError, ValueError) as err:
-        raise StateError(f"{owner}: the state's {name!r} is not an array of numbers ({err})") from None
-    if tuple(array.shape) != tuple(like.shape):
-        raise ValueError(
-            f"{owner}: the state's {name!r} has shape {tuple(array.shape)}, expected {tuple(like.shape)}"
-        )
-    if be.to_float(be.xp.all(be.xp.isfinite(array))) == 0.0:
-        raise StateError(f"{owner}: the state's {name!r} has NaN or infinite entries")
-    return be.xp.asarray(array, copy=True)
+        return operator_state_array(be, owner, state, name, like)
+    except ValueError as err:
+        raise StateError(str(err)) from None
 
 
 def checked_scalar(owner: str, state: Mapping[str, Any], name: str, like: Any) -> Any:
