@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from timing import describe, finish, parser, setup, side_by_side, torch_or_none
+from timing import batch_and_rounds, batch_parser, describe, finish, setup, side_by_side, torch_or_none
 
 from minidnn import Tensor, grad, no_grad, ops
 from minidnn.workspace import Workspace
@@ -128,13 +128,10 @@ def compare(label: str, ours: dict, theirs: dict, rounds: int) -> list[dict[str,
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    p = parser(__doc__)
-    p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--rounds", type=int, default=7)
-    args = p.parse_args(argv)
+    args = batch_parser(__doc__).parse_args(argv)
     settings = setup(args)
     torch = torch_or_none(args)
-    batch, rounds = (2, 1) if args.tiny else (args.batch, args.rounds)
+    batch, rounds = batch_and_rounds(args)
     settings |= {"batch": batch, "rounds": rounds, "torch": torch.__version__ if torch else None}
     convs, pools = cases(batch)
     rows = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from timing import finish, interleaved, parser, setup, torch_or_none
+from timing import batch_and_rounds, batch_parser, finish, interleaved, setup, torch_or_none
 
 import minidnn as md
 from minidnn import ops
@@ -106,12 +106,9 @@ def report(side: str, calls: dict[str, Any], rounds: int, batch: int) -> dict[st
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    p = parser(__doc__)
-    p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--rounds", type=int, default=7)
-    args = p.parse_args(argv)
+    args = batch_parser(__doc__).parse_args(argv)
     settings = setup(args)
-    batch, rounds = (2, 1) if args.tiny else (args.batch, args.rounds)
+    batch, rounds = batch_and_rounds(args)
     torch = torch_or_none(args)
     settings |= {"network": "MLP " + "-".join(map(str, SIZES)), "batch": batch, "rounds": rounds}
     settings["torch"] = torch.__version__ if torch else None

@@ -16,19 +16,16 @@ from typing import Any
 import numpy as np
 from minidnn.datasets import from_arrays
 from minidnn.nlpmodels import NeuralNetModel
-from timing import finish, interleaved, parser, setup
+from timing import batch_and_rounds, batch_parser, finish, interleaved, setup
 
 import minidnn as md
 from minidnn import losses, models
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    p = parser(__doc__)
-    p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--rounds", type=int, default=7)
-    args = p.parse_args(argv)
+    args = batch_parser(__doc__).parse_args(argv)
     settings = setup(args)
-    batch, rounds = (2, 1) if args.tiny else (args.batch, args.rounds)
+    batch, rounds = batch_and_rounds(args)
     settings |= {"network": "LeNet 431,080", "batch": batch, "rounds": rounds}
     rng = np.random.default_rng(0)
     x = rng.random((batch, 1, 28, 28), dtype=np.float32)

@@ -44,6 +44,19 @@ def parser(doc: str) -> argparse.ArgumentParser:
     return p
 
 
+def batch_parser(doc: str) -> argparse.ArgumentParser:
+    """The common options plus ``--batch`` and ``--rounds``, for scripts timed at one batch size."""
+    p = parser(doc)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--rounds", type=int, default=7)
+    return p
+
+
+def batch_and_rounds(args: argparse.Namespace) -> tuple[int, int]:
+    """(batch, rounds): those given, or (2, 1) for a ``--tiny`` smoke run."""
+    return (2, 1) if args.tiny else (args.batch, args.rounds)
+
+
 def setup(args: argparse.Namespace) -> dict[str, Any]:
     """Applies the thread count and the allocator option; the settings record of the run."""
     backend.set_threads(args.threads)
