@@ -58,7 +58,7 @@ import numpy
 from minidnn.datasets import Dataset, Minibatches
 from minidnn.nlpmodels import distributed
 from minidnn.nlpmodels.evaluation_settings import in_evaluation_settings, in_model_threads
-from minidnn.nlpmodels.model import NLPModel
+from minidnn.nlpmodels.model import NLPModel, _into
 
 from minidnn import backend as _backend
 from minidnn import losses
@@ -271,10 +271,7 @@ class NeuralNetModel(NLPModel):
         self.check_vector("x", x)
         self.check_vector("v", v)
         self.check_out(out)
-        gv = self._ghprod(x, v, part)
-        if out is not None:
-            out[...] = gv
-            gv = out
+        gv = _into(out, self._ghprod(x, v, part))
         self.counters.neval_ghprod += 1
         return gv
 
@@ -287,10 +284,7 @@ class NeuralNetModel(NLPModel):
         self.check_vector("x", x)
         self.check_vector("v", v)
         self.check_out(out)
-        hv = self._hprod(x, v, part)
-        if out is not None:
-            out[...] = hv
-            hv = out
+        hv = _into(out, self._hprod(x, v, part))
         self.counters.neval_hprod += 1
         return hv
 
@@ -307,9 +301,7 @@ class NeuralNetModel(NLPModel):
         self.check_out(out)
         total, g = self._loss_and_gradient(x, (start, stop))
         f = self._scalar(total, x)
-        if out is not None:
-            out[...] = g
-            g = out
+        g = _into(out, g)
         self.counters.neval_obj += 1
         self.counters.neval_grad += 1
         return f, g
