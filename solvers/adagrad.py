@@ -12,7 +12,7 @@ from typing import Any
 from minidnn.solvers.core import Batches, Budget
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import POSITIVE, declared, parameter
-from minidnn.solvers.stochastic import StochasticSolver, clip_parameter
+from minidnn.solvers.stochastic import StochasticSolver, clip_parameter, scaled_by_root, squared
 
 
 @declared
@@ -37,9 +37,9 @@ class Adagrad(StochasticSolver):
         super().__init__(nlp, x, batches, budget, params)
         self.sum_squares = self.xp.zeros_like(self.x)
 
-    def update(self, x: Any, g: Any) -> Any:
-        self.sum_squares = self.sum_squares + g * g
-        return x - self.params.lr * g / self.xp.sqrt(self.sum_squares + self.params.eps)
+    def advance(self, x: Any, g: Any) -> None:
+        self.sum_squares += squared(self.scratch, g)
+        x -= scaled_by_root(self.scratch, self.params.lr, g, self.sum_squares, self.params.eps)
 
 
 adagrad = solver_function(Adagrad)

@@ -13,7 +13,14 @@ from typing import Any
 from minidnn.solvers.core import Batches, Budget
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import FRACTION, POSITIVE, Pair, declared, parameter
-from minidnn.solvers.stochastic import StochasticSolver, clip_parameter
+from minidnn.solvers.stochastic import (
+    StochasticSolver,
+    clip_parameter,
+    moving_average,
+    reciprocal_root,
+    scaled,
+    squared,
+)
 
 
 @declared
@@ -45,13 +52,14 @@ class Adam(StochasticSolver):
         self.first = self.xp.zeros_like(self.x)
         self.second = self.xp.zeros_like(self.x)
 
-    def update(self, x: Any, g: Any) -> Any:
-        (beta1, beta2), t = self.params.betas, self.t
-        self.first = beta1 * self.first + (1.0 - beta1) * g
-        self.second = beta2 * self.second + (1.0 - beta2) * (g * g)
-        first_hat = self.first / (1.0 - beta1**t)
-        second_hat = self.second / (1.0 - beta2**t)
-        return x - self.params.lr * first_hat / (self.xp.sqrt(second_hat) + self.params.eps)
+    def advance(self, x: Any, g: Any) -> None:
+        (beta1, beta2), t, s = self.params.betas, self.t, self.scratch
+        moving_average(self.first, beta1, g, s)
+        moving_average(self.second, beta2, squared(s, g), s)
+        reciprocal_root(scaled(s, self.second, 1.0 / (1.0 - beta2**t)), outside=self.params.eps)
+        s *= self.first
+        s *= self.params.lr / (1.0 - beta1**t)
+        x -= s  # x - lr m̂ / (sqrt(v̂) + eps)
 
 
 adam = solver_function(Adam)

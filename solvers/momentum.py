@@ -12,7 +12,7 @@ from typing import Any
 from minidnn.solvers.core import Batches, Budget
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import FRACTION, POSITIVE, declared, parameter
-from minidnn.solvers.stochastic import StochasticSolver, clip_parameter
+from minidnn.solvers.stochastic import StochasticSolver, clip_parameter, scaled
 
 
 @declared
@@ -35,9 +35,10 @@ class Momentum(StochasticSolver):
         super().__init__(nlp, x, batches, budget, params)
         self.velocity = self.xp.zeros_like(self.x)
 
-    def update(self, x: Any, g: Any) -> Any:
-        self.velocity = self.params.gamma * self.velocity - self.params.lr * g
-        return x + self.velocity
+    def advance(self, x: Any, g: Any) -> None:
+        self.velocity *= self.params.gamma
+        self.velocity -= scaled(self.scratch, g, self.params.lr)
+        x += self.velocity
 
 
 momentum = solver_function(Momentum)

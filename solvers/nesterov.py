@@ -12,6 +12,7 @@ from typing import Any
 
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.momentum import Momentum
+from minidnn.solvers.stochastic import scaled
 
 
 class Nesterov(Momentum):
@@ -20,10 +21,12 @@ class Nesterov(Momentum):
 
     name = "nesterov"
 
-    def update(self, x: Any, g: Any) -> Any:
-        gamma, previous = self.params.gamma, self.velocity
-        self.velocity = gamma * previous - self.params.lr * g
-        return x - gamma * previous + (1.0 + gamma) * self.velocity
+    def advance(self, x: Any, g: Any) -> None:
+        gamma, v = self.params.gamma, self.velocity
+        x -= scaled(self.scratch, v, gamma)
+        v *= gamma
+        v -= scaled(self.scratch, g, self.params.lr)
+        x += scaled(self.scratch, v, 1.0 + gamma)
 
 
 nesterov = solver_function(Nesterov)

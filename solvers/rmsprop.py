@@ -12,7 +12,13 @@ from typing import Any
 from minidnn.solvers.core import Batches, Budget
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import FRACTION, POSITIVE, declared, parameter
-from minidnn.solvers.stochastic import StochasticSolver, clip_parameter
+from minidnn.solvers.stochastic import (
+    StochasticSolver,
+    clip_parameter,
+    moving_average,
+    scaled_by_root,
+    squared,
+)
 
 
 @declared
@@ -38,10 +44,9 @@ class RMSprop(StochasticSolver):
         super().__init__(nlp, x, batches, budget, params)
         self.mean_squares = self.xp.zeros_like(self.x)
 
-    def update(self, x: Any, g: Any) -> Any:
-        rho = self.params.rho
-        self.mean_squares = rho * self.mean_squares + (1.0 - rho) * (g * g)
-        return x - self.params.lr * g / self.xp.sqrt(self.mean_squares + self.params.eps)
+    def advance(self, x: Any, g: Any) -> None:
+        moving_average(self.mean_squares, self.params.rho, squared(self.scratch, g), self.scratch)
+        x -= scaled_by_root(self.scratch, self.params.lr, g, self.mean_squares, self.params.eps)
 
 
 rmsprop = solver_function(RMSprop)

@@ -9,7 +9,7 @@ from typing import Any
 
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import POSITIVE, declared, parameter
-from minidnn.solvers.stochastic import StochasticSolver, clip_parameter
+from minidnn.solvers.stochastic import StochasticSolver, clip_parameter, scaled
 
 
 @declared
@@ -26,8 +26,8 @@ class SGD(StochasticSolver):
     name = "sgd"
     parameters = SGDParameters
 
-    def update(self, x: Any, g: Any) -> Any:
-        return x - self.params.lr * g
+    def advance(self, x: Any, g: Any) -> None:
+        x -= scaled(self.scratch, g, self.params.lr)
 
 
 sgd = solver_function(SGD)

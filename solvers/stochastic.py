@@ -4,6 +4,11 @@ Each iteration applies the rule to the gradient on the current minibatch B, move
 next minibatch, then evaluates f and ∇f at x_{k+1} on it (one ``objgrad`` per step). The history's f
 and ‖∇f‖ are thus minibatch values, and budgets are usually given in epochs (``max_epochs``).
 
+The rules update their state and the iterate in place (``advance``), with one spare array for the
+temporaries: a step allocates nothing as large as x. The new iterate is written into a second
+vector, and the two swap once f and ∇f at the new point are known to be finite, so a non-finite
+value leaves the last good iterate as the solution.
+
 Gradient clipping (``clip=c``): the gradient is scaled by min(1, c/‖g‖) so its norm is at most c.
 Knet.jl's ``gclip`` clips each parameter array separately; here the whole flat vector is clipped.
 The rules are those of Knet.jl's ``update!`` (see each optimizer's module for the formula).
@@ -34,22 +39,70 @@ class StochasticSolver(Solver):
         super().__init__(nlp, x, batches, budget, params)
         self.step = self.params.lr
         self.t = 0
+        self.x_next = self.xp.zeros_like(x)
+        self.scratch = self.xp.zeros_like(x)
+        self.g_clipped = self.xp.zeros_like(x) if self.params.clip is not None else None
 
     def iterate(self) -> str | None:
         self.t += 1
-        x_next = self.update(self.x, self.clipped(self.g))
+        x_next = self.x_next
+        x_next[...] = self.x
+        self.advance(x_next, self.clipped(self.g))
         self.batches.advance()
         self.f, self.g, self.grad_norm = self.evaluate(x_next)
-        self.x = x_next
+        self.x_next, self.x = self.x, x_next
         return None
 
     def clipped(self, g: Any) -> Any:
-        """g scaled to norm at most ``clip`` (the norm is the one already computed)."""
+        """g scaled to norm at most ``clip`` (the norm is the one already computed), in a buffer of
+        its own: the model's g stays the gradient."""
         clip = self.params.clip
         if clip is None or self.grad_norm <= clip:
             return g
-        return g * (clip / self.grad_norm)
+        self.g_clipped[...] = g
+        self.g_clipped *= clip / self.grad_norm
+        return self.g_clipped
 
-    def update(self, x: Any, g: Any) -> Any:
-        """x_{k+1} from x_k and the (clipped) minibatch gradient; ``self.t`` counts steps from 1."""
+    def advance(self, x: Any, g: Any) -> None:
+        """x ← x_{k+1}, in place, from x = x_k and the (clipped) minibatch gradient g, updating the
+        method's state in place; ``self.t`` counts steps from 1, ``self.scratch`` is free to use."""
         raise NotImplementedError
+
+
+def scaled(out: Any, a: Any, factor: float) -> Any:
+    """out ← factor·a, in place; returns out."""
+    out[...] = a
+    out *= factor
+    return out
+
+
+def squared(out: Any, a: Any) -> Any:
+    """out ← a² (elementwise), in place; returns out."""
+    out[...] = a
+    out *= a
+    return out
+
+
+def moving_average(average: Any, decay: float, a: Any, scratch: Any) -> None:
+    """average ← decay·average + (1 - decay)·a, in place (``a`` may be ``scratch``)."""
+    average *= decay
+    average += scaled(scratch, a, 1.0 - decay)
+
+
+def reciprocal_root(out: Any, inside: float = 0.0, outside: float = 0.0) -> Any:
+    """out ← 1 / (sqrt(out + inside) + outside), in place; returns out. (NumPy computes ``**= 0.5``
+    as sqrt and ``**= -1`` as a reciprocal.)"""
+    out += inside
+    out **= 0.5
+    out += outside
+    out **= -1.0
+    return out
+
+
+def scaled_by_root(out: Any, lr: float, g: Any, squares: Any, eps: float) -> Any:
+    """out ← lr·g / sqrt(squares + eps), in place (``out`` is neither g nor squares); returns out."""
+    out[...] = squares
+    reciprocal_root(out, inside=eps)
+    out *= g
+    out *= lr
+    return out

@@ -4,6 +4,7 @@ epoch budgets and per-epoch test accuracy."""
 from __future__ import annotations
 
 import inspect
+import tracemalloc
 
 import numpy
 import pytest
@@ -140,3 +141,28 @@ def test_stochastic_solvers_on_the_strict_backend_with_minibatches(method: str) 
     stats = solvers.minimize(nlp, method, max_epochs=1)
     assert backends.get("array-api-strict").owns(stats.solution)
     assert stats.status == "max_epochs" and stats.solver_specific["accuracy"] is not None
+
+
+@pytest.mark.parametrize("clip", [None, 1e-3])
+@pytest.mark.parametrize("method", KNET)
+def test_a_step_allocates_nothing_as_large_as_x(method: str, clip: float | None, monkeypatch) -> None:
+    """The rules work in place: the peak of the memory allocated during ``advance`` stays far below
+    the size of one vector (NumPy reports its array buffers to tracemalloc)."""
+    n = 200_000
+    nlp = Quadratic(numpy.linspace(1.0, 2.0, n), dtype="float32")
+    peaks = []
+    solver_class = solvers.METHODS[method]
+    advance = solver_class.advance
+
+    def measured(self, x, g) -> None:
+        tracemalloc.start()
+        try:
+            advance(self, x, g)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+
+    monkeypatch.setattr(solver_class, "advance", measured)
+    stats = solvers.minimize(nlp, method, max_iter=3, clip=clip, atol=0.0, rtol=0.0)
+    assert stats.iter == 3 and len(peaks) == 3
+    assert max(peaks) < 4 * n // 10, f"{method} allocated {max(peaks)} bytes in a step (x: {4 * n})"
