@@ -126,6 +126,7 @@ class NeuralNetModel(NLPModel):
         self.train_data, self.test_data = train, test
         self.full_batch = bool(full_batch)
         self.l2 = float(l2)
+        self._l2_spare: Any = None
         self._version = 0
         self._full_epochs = 0
         self._batch: tuple[int, float, Tensor, Any] | None = None
@@ -239,8 +240,7 @@ class NeuralNetModel(NLPModel):
             _add_into(flat, self.network.gradient_vector(_grad_of(loss, self.network.parameters())))
 
         total, g = self._summed(self._loss_sum(accumulate, part), flat)
-        if self.l2:
-            g += self.l2 * x
+        self._add_l2(g, x)
         return total, g
 
     def _hprod(self, x: Any, v: Any, part: tuple[int, int] | None = None) -> Any:
@@ -259,8 +259,7 @@ class NeuralNetModel(NLPModel):
         finally:
             self.network.set_tangent(None)
         hv = self._summed(None, flat)[1]
-        if self.l2:
-            hv += self.l2 * v
+        self._add_l2(hv, v)
         return hv
 
     # -- products and gradients on parts of the batch -----------------------------------------------------
@@ -337,8 +336,7 @@ class NeuralNetModel(NLPModel):
         gv = self._summed(None, flat)[1]
         if gv is None:
             gv = self.meta.backend.xp.zeros_like(v)
-        if self.l2:
-            gv += self.l2 * v
+        self._add_l2(gv, v)
         return gv
 
     def _loss_hessian_product(self, z: Any, targets: Any, w: Any) -> Any:
@@ -366,9 +364,19 @@ class NeuralNetModel(NLPModel):
             total = share.data if total is None else total + share.data
         return total
 
+    def _add_l2(self, out: Any, vector: Any) -> None:
+        """out += l2·vector, in place, through a spare vector the model keeps (no allocation per call)."""
+        if not self.l2:
+            return
+        if self._l2_spare is None or self._l2_spare.dtype != vector.dtype:
+            self._l2_spare = self.meta.backend.xp.zeros_like(vector)
+        self._l2_spare[...] = vector
+        self._l2_spare *= self.l2
+        out += self._l2_spare
+
     def _scalar(self, total: Any, x: Any) -> float:
         if self.l2:
-            total = total + (0.5 * self.l2) * self.meta.backend.xp.sum(x * x)
+            total = total + (0.5 * self.l2) * (x @ x)
         return self.meta.backend.to_float(total)
 
     def _chunks(self, part: tuple[int, int] | None = None):
