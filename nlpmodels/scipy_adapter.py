@@ -10,8 +10,10 @@ Methods that do not use Hessian products (L-BFGS-B, BFGS, CG) warn when given ``
 
 Wheels of SciPy ship their own OpenBLAS beside NumPy's. Its threads keep spinning after SciPy's
 own vector work, beside the model's NumPy products (a run of L-BFGS-B took twice as long), so
-``to_scipy`` holds SciPy's own BLAS to one thread from then on (``minidnn.thread_limits.
-limit_scipy_blas``; ``minidnn.backend.set_threads`` sets every library again).
+``to_scipy`` holds SciPy's own BLAS to ``scipy_blas_threads`` threads, one by default. Thread counts
+belong to the process: the limit stays after the run (``minidnn.thread_limits.limit_scipy_blas``;
+``minidnn.backend.set_threads`` sets every library again); ``scipy_blas_threads=None`` leaves SciPy's
+BLAS as it is.
 """
 
 from __future__ import annotations
@@ -22,22 +24,28 @@ from typing import Any
 import numpy
 from minidnn.nlpmodels.model import NLPModel
 
-from minidnn.thread_limits import limit_scipy_blas
+from minidnn.thread_limits import check_threads, limit_scipy_blas
 
 
-def to_scipy(nlp: NLPModel, *, combined: bool = False, hessp: bool | None = None) -> dict[str, Any]:
+def to_scipy(
+    nlp: NLPModel, *, combined: bool = False, hessp: bool | None = None, scipy_blas_threads: int | None = 1
+) -> dict[str, Any]:
     """``fun``, ``jac``, ``hessp`` and ``x0`` for ``scipy.optimize.minimize``.
 
     With ``combined=True``, ``fun`` returns (f, gradient) from one ``objgrad`` call and ``jac`` is
     True, SciPy's convention for that form: one pass instead of two where the model shares work.
     ``hessp``: None gives it when ``nlp.has_hprod``; False leaves it out (for methods that do not
     use it); True requires it (a ValueError for a model without Hessian products).
+    ``scipy_blas_threads``: the thread count SciPy's own BLAS keeps from now on (see the module
+    docstring); None leaves it unchanged.
     """
     if hessp is not None and not isinstance(hessp, bool):
         raise TypeError(f"to_scipy: hessp must be None, True or False, got {hessp!r}")
     if hessp and not nlp.has_hprod:
         raise ValueError(f"to_scipy: hessp=True, but {nlp.meta.name} has no Hessian-vector product")
-    limit_scipy_blas(1)
+    scipy_blas_threads = check_threads("to_scipy: scipy_blas_threads", scipy_blas_threads)
+    if scipy_blas_threads is not None:
+        limit_scipy_blas(scipy_blas_threads)
     backend, dtype = nlp.meta.backend, nlp.meta.dtype
 
     def to_model(a: Any) -> Any:

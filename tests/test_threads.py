@@ -109,6 +109,21 @@ def test_to_scipy_holds_scipy_own_blas_to_one_thread_and_leaves_numpy_alone():
     assert set(blas_counts().values()) == {2}
 
 
+def test_to_scipy_takes_the_scipy_thread_count_or_leaves_it_with_none():
+    backend.set_threads(2)
+    data = from_arrays(np.zeros((4, 3), np.float32), np.array([0, 1, 0, 1]))
+    nlp = NeuralNetModel(models.mlp([3, 2]), data, batch_size=4)
+    before = blas_counts()
+    to_scipy(nlp, scipy_blas_threads=None)
+    assert blas_counts() == before
+    to_scipy(nlp, scipy_blas_threads=2)
+    assert blas_counts() == before
+    for bad in (0, 1.5, True, "1"):
+        with pytest.raises(ValueError, match="scipy_blas_threads"):
+            to_scipy(nlp, scipy_blas_threads=bad)
+    assert blas_counts() == before
+
+
 def test_the_command_line_runs_with_the_threads_it_is_given(tmp_path):
     code = (
         "import minidnn.backend as b\n"
