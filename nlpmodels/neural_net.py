@@ -3,7 +3,9 @@
     f(x) = 1/|B| sum_{i in B} loss(net(x; a_i), y_i) + l2/2 ||x||^2
 
 B is the current minibatch (or the whole training set with ``full_batch=True``, evaluated in chunks
-of ``eval_batch_size`` samples so memory stays bounded). ``objgrad`` makes one forward and one
+of ``eval_batch_size`` samples so memory stays bounded). A minibatch of more than ``chunk_size``
+samples is evaluated in chunks of that many, their weighted shares summed: memory and time per
+sample then stop growing with the batch. ``objgrad`` makes one forward and one
 backward pass; ``hprod`` is the exact Hessian-vector product on the same batch (forward over reverse:
 the parameters carry v as tangent through the forward and the backward pass).
 
@@ -70,6 +72,10 @@ from minidnn.tensor import Tensor
 from minidnn.thread_limits import check_threads
 
 SPLITS = ("train", "test")
+CHUNK_SIZE = 512
+"""Samples per forward and backward pass when a batch is larger (``chunk_size``'s default): measured
+on LeNet (benchmarks/memory.py and networks.py), larger chunks cost more time per sample and memory."""
+CHUNK_NOISE_STRIDE = 2**32
 LossFunction = Callable[[Tensor, Any], Tensor]
 
 
@@ -85,6 +91,7 @@ class NeuralNetModel(NLPModel):
         loss: str | LossFunction = "softmax_cross_entropy",
         batch_size: int = 100,
         eval_batch_size: int | None = None,
+        chunk_size: int = CHUNK_SIZE,
         shuffle: bool = True,
         seed: int = 0,
         backend: str = "numpy",
@@ -117,6 +124,7 @@ class NeuralNetModel(NLPModel):
             raise ValueError("NeuralNetModel: train and test data disagree on the network's output size")
         self._batches = Minibatches(train, batch_size, shuffle=shuffle, seed=seed)
         self.eval_batch_size = _eval_batch_size(eval_batch_size, batch_size)
+        self.chunk_size = _positive_int("chunk_size", chunk_size)
         _backend.get(backend).dtype(dtype)
         network = network.copy(backend, dtype)
         super().__init__(
@@ -384,8 +392,15 @@ class NeuralNetModel(NLPModel):
         with ``part`` = (start, stop), for those samples only (weights then sum to 1 over the part)."""
         if not self.full_batch:
             weight, inputs, targets = self._current() if part is None else self._current_part(*part)
-            if weight:
+            count = targets.shape[0]
+            if not weight:
+                return
+            if count <= self.chunk_size:
                 yield weight, inputs, targets
+                return
+            for start in range(0, count, self.chunk_size):
+                stop = min(start + self.chunk_size, count)
+                yield weight * (stop - start) / count, Tensor(inputs.data[start:stop]), targets[start:stop]
             return
         low, high = (0, len(self.train_data)) if part is None else part
         first, last = self._share(high - low)
@@ -522,6 +537,7 @@ class NeuralNetModel(NLPModel):
             "loss": self.loss_name,
             "batch_size": self._batches.batch_size,
             "eval_batch_size": self.eval_batch_size,
+            "chunk_size": self.chunk_size,
             "shuffle": self._batches.shuffle,
             "seed": self._batches.seed,
             "backend": self.meta.backend.name,
@@ -537,8 +553,10 @@ class NeuralNetModel(NLPModel):
         return (0, count) if self._ranks is None else self._ranks.share(count)
 
     def _noise_step(self, chunk: int) -> int:
-        """The dropout step of a chunk: the batch version, or the chunk's index in full batch."""
-        step = chunk if self.full_batch else self._version
+        """The dropout step of a chunk: the chunk's index in full batch; else the batch version for
+        the first chunk of a batch and the version plus ``chunk`` · 2³² for the others (distinct steps
+        while there are fewer than 2³² batches)."""
+        step = chunk if self.full_batch else self._version + chunk * CHUNK_NOISE_STRIDE
         return step if self._ranks is None else self._ranks.noise_step(step)
 
     def _summed(self, total: Any, flat: list[Any] | None) -> tuple[Any, Any]:
@@ -718,8 +736,10 @@ def _check_data(network: Network, data: Dataset, split: str) -> int:
 def _eval_batch_size(eval_batch_size: int | None, batch_size: int) -> int:
     if eval_batch_size is None:
         return max(batch_size, 1000)
-    if isinstance(eval_batch_size, bool) or not isinstance(eval_batch_size, int) or eval_batch_size < 1:
-        raise ValueError(
-            f"NeuralNetModel: eval_batch_size must be a positive integer, got {eval_batch_size!r}"
-        )
-    return eval_batch_size
+    return _positive_int("eval_batch_size", eval_batch_size)
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"NeuralNetModel: {name} must be a positive integer, got {value!r}")
+    return value

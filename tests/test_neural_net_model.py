@@ -107,6 +107,37 @@ def test_full_batch_is_the_mean_over_every_sample_in_bounded_chunks():
     assert full.next_minibatch() and full.epoch == 1 and full.batch_version == version
 
 
+@pytest.mark.parametrize("net", NETS)
+def test_a_large_batch_in_chunks_gives_the_values_of_one_pass(net):
+    chunked = model(net, batch_size=20, chunk_size=6, shuffle=False)  # chunks of 6, 6, 6 and 2
+    whole = model(net, batch_size=20, shuffle=False)
+    x = whole.meta.x0 + 0.05
+    v = np.cos(np.arange(whole.meta.nvar))
+    assert chunked.obj(x) == pytest.approx(whole.obj(x), rel=1e-13)
+    for name, call in {
+        "grad": lambda nlp: nlp.grad(x),
+        "hprod": lambda nlp: nlp.hprod(x, v),
+        "ghprod": lambda nlp: nlp.ghprod(x, v),
+        "sample_hprod": lambda nlp: nlp.sample_hprod(x, v, 0.7),
+        "objgrad_samples": lambda nlp: nlp.objgrad_samples(x, 3, 17)[1],
+    }.items():
+        np.testing.assert_allclose(call(chunked), call(whole), rtol=1e-12, atol=1e-15, err_msg=name)
+    assert chunked.counters.as_dict() == whole.counters.as_dict()
+
+
+def test_dropout_masks_differ_between_the_chunks_of_a_batch():
+    """A batch of one sample repeated: were two chunks given the same mask, the chunked gradient would
+    equal the gradient of one chunk."""
+    one = synthetic(1)
+    data = Dataset(np.repeat(one.x, 8, axis=0), np.repeat(one.y, 8), one.classes, "repeated", "train")
+    net = md.Network(layers.Flatten(), layers.Dense(16, 8), layers.Dropout(0.5), layers.Dense(8, 3), seed=1)
+    chunked = NeuralNetModel(net, data, batch_size=8, chunk_size=4, dtype="float64", shuffle=False)
+    x = chunked.meta.x0
+    first_chunk = chunked.objgrad_samples(x, 0, 4)[1]
+    assert not np.allclose(chunked.grad(x), first_chunk)
+    assert chunked.obj(x) == chunked.obj(x)
+
+
 # -- state: x, counters, seeds ---------------------------------------------------------------------
 def test_counters_count_exactly_and_reset():
     nlp = model()
@@ -271,6 +302,9 @@ def test_unknown_loss_and_bad_options():
         model(l2=-1.0)
     with pytest.raises(ValueError, match="eval_batch_size must be a positive integer"):
         model(eval_batch_size=0)
+    for bad in (0, 2.0, True, None):
+        with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
+            model(chunk_size=bad)
     with pytest.raises(ValueError, match="dtype must be one of"):
         model(dtype="float16")
     nlp = model()
