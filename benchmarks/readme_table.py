@@ -2,8 +2,8 @@
 
 Markdown on standard output: gradient and HVP speed beside PyTorch CPU per batch size (PyTorch time
 / minidnn time: above 1, minidnn is faster; minidnn's milliseconds where PyTorch was absent), the
-tiny-model call floor, peak memory, and the batch split against per-op threading, each with the
-machine, the thread count and the load average seen while measuring.
+tiny-model call floor, one epoch of Adam, peak memory, and the batch split against per-op
+threading, each with the machine, the thread count and the load average seen while measuring.
 
     python benchmarks/readme_table.py results.json [--json PATH]
 """
@@ -101,7 +101,25 @@ def batch_split_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-TABLES = {"networks": networks_table, "memory": memory_table, "batch_split": batch_split_table}
+def adam_epoch_table(result: dict[str, Any]) -> str:
+    r, settings = result["results"], result.get("settings", {})
+    text = (
+        f"One epoch of Adam, MLP 784-300-100-10, batch {settings.get('batch', '?')}, "
+        f"{settings.get('data', '?')}: minidnn {r['median_s']['minidnn']:.2f} s"
+    )
+    if r.get("ratio") is not None:
+        text += f", a `torch.optim.Adam` loop {r['median_s']['torch']:.2f} s ({r['ratio']:.2f}x)"
+    loads = r.get("load", [])
+    load = f"{min(loads):.1f}-{max(loads):.1f}" if loads else "n/a"
+    return text + f"; median of {settings.get('rounds', '?')} interleaved epochs, load average {load}."
+
+
+TABLES = {
+    "networks": networks_table,
+    "adam_epoch": adam_epoch_table,
+    "memory": memory_table,
+    "batch_split": batch_split_table,
+}
 """Benchmark name: the function that makes its table from its result."""
 
 

@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 
 SCRIPTS = {
     "networks": "gradient and HVP throughput per batch size, tiny-model call floor",
+    "adam_epoch": "one epoch of Adam against a torch.optim loop",
     "memory": "peak resident memory of LeNet gradients and HVPs",
     "batch_split": "the batch split across threads against per-op threading",
     "conv_ops": "convolution and pooling",

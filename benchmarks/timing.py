@@ -77,14 +77,20 @@ def finish(name: str, settings: dict[str, Any], results: Any, args: argparse.Nam
     return out
 
 
+PAUSE_S = 0.2
+"""Pause before each timed block: OpenBLAS threads spin about 0.1 s after their last work."""
+
+
 def interleaved(
     cases: dict[str, Callable[[], object]], rounds: int = 7, target: float = 0.05, warmup: int = 2
 ) -> dict[str, dict[str, Any]]:
     """Seconds per call of every case, timed in turn round after round (A B A B ...).
 
     Each case is called ``warmup`` times, then its calls per round are set so that a round lasts about
-    ``target`` seconds. Per case: the median and the minimum over the rounds, every round's figure,
-    the load average (1 minute) at each round, and minor page faults per call.
+    ``target`` seconds. Every timed block follows a pause of ``PAUSE_S`` and one untimed call, so
+    that the other side's idle BLAS threads have stopped spinning and this side's have woken up.
+    Per case: the median and the minimum over the rounds, every round's figure, the load average
+    (1 minute) at each round, and minor page faults per call.
     """
     number = {}
     for name, fn in cases.items():
@@ -99,6 +105,8 @@ def interleaved(
     for _ in range(rounds):
         loads.append(os.getloadavg()[0])
         for name, fn in cases.items():
+            time.sleep(PAUSE_S)
+            fn()
             before = minor_faults()
             start = time.perf_counter()
             for _ in range(number[name]):
