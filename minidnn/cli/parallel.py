@@ -168,10 +168,11 @@ def start() -> Job:
         ) from None
     joined = MPI.COMM_WORLD.Get_size()
     if joined != size:
+        library = " ".join(MPI.Get_library_version().splitlines()[0].split())
         raise CommandError(
             f"started as one of {size} MPI processes ({variable}={size}), but MPI joined {joined}: "
             f"mpi4py is built against another MPI than this mpiexec; launch with the mpiexec of "
-            f"mpi4py's MPI ({MPI.Get_library_version().splitlines()[0].strip()})",
+            f"mpi4py's MPI ({library})",
             USAGE,
         )
     return MpiJob(MPI)
