@@ -125,6 +125,17 @@ def test_compare_is_refused_on_several_ranks(tmp_path):
     assert job.stdout == ""
 
 
+def test_ranks_started_with_other_arguments_are_refused(tmp_path):
+    one = [sys.executable, "-m", "minidnn", "train", "--epochs", "1", "--out", "run"]
+    command = [mpiexec(), "-n", "1", *one, "--seed", "0", ":", "-n", "1", *one, "--seed", "1"]
+    job = _finish(subprocess.Popen(command, cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, start_new_session=True))  # fmt: skip
+    assert job.returncode == 2, job.stderr[-4000:]
+    assert job.stderr.count("minidnn: error: on rank 1 of 2: started as `minidnn train") == 1
+    assert "--seed 1`, rank 0 as `minidnn train --epochs 1 --out run --seed 0`" in job.stderr
+    assert not (tmp_path / "run").exists()
+
+
 # -- every rank ends together ---------------------------------------------------------------------------
 def test_an_exception_on_one_rank_ends_every_rank(tmp_path):
     failing = on_rank_1(

@@ -11,7 +11,8 @@ One concept per module: :mod:`.arguments` (the parser), :mod:`.settings` (what d
 :mod:`.train`, :mod:`.evaluate`, :mod:`.compare` (the subcommands), :mod:`.checkpoint`,
 :mod:`.metrics`, :mod:`.plots`, :mod:`.history` (the files), :mod:`.progress` (what is printed),
 :mod:`.output` (the sink every printed line goes through), :mod:`.outdir` (the folder and its lock),
-:mod:`.atomic`, :mod:`.jsonio`, :mod:`.interrupts`, :mod:`.values`, :mod:`.errors`.
+:mod:`.atomic`, :mod:`.jsonio`, :mod:`.interrupts`, :mod:`.values`, :mod:`.errors`, :mod:`.parallel`
+(one process or the ranks of an MPI job).
 
 Exit codes (:mod:`.errors`): 0 done, 1 unexpected failure, 2 bad input (unknown names, bad options,
 missing data, unwritable output folder, a folder another run is writing to, a full disk), 130
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str], job: parallel.Job) -> int:
     try:
+        job.require_same_command(argv)
         return _dispatch(argv, job)
     except CommandError as err:
         print(f"minidnn: error: {err}", file=sys.stderr, flush=True)

@@ -9,14 +9,15 @@ says more than 1, :func:`start` imports mpi4py and the command runs data-paralle
 never imported. A launcher that says N > 1 with mpi4py missing, or an MPI that started this
 process alone (mpi4py built against another MPI than the launcher's), is an error (exit 2).
 
-Roles: rank 0 is the root. It alone reads the checkpoint to resume, claims the output folder, prints
-and writes files; what it decided reaches the other ranks by broadcast (:meth:`Job.on_root`). Every
-rank loads the data itself (:meth:`Job.on_every_rank`). An error of the user's kind
-(:class:`~minidnn.cli.errors.CommandError`: a missing file, a bad option, an unwritable folder) in
-one of these steps is raised on every rank, so that every rank leaves together with the same exit
-code and the root prints the message (naming the rank it came from). Any other exception on any rank
-aborts the whole job (``MPI_Abort``, through the hook of :mod:`minidnn.nlpmodels.distributed`):
-every rank ends at once, non-zero, with the traceback prefixed by the rank, never a hang.
+Roles: every rank must run the same command line (checked first). Rank 0 is the root. It alone reads
+the checkpoint to resume, claims the output folder, prints and writes files; what it decided reaches
+the other ranks by broadcast (:meth:`Job.on_root`). Every rank loads the data itself
+(:meth:`Job.on_every_rank`). An error of the user's kind (:class:`~minidnn.cli.errors.CommandError`:
+a missing file, a bad option, an unwritable folder) in one of these steps is raised on every rank,
+so that every rank leaves together with the same exit code and the root prints the message (naming
+the rank it came from). Any other exception on any rank aborts the whole job (``MPI_Abort``, through
+the hook of :mod:`minidnn.nlpmodels.distributed`): every rank ends at once, non-zero, with the
+traceback prefixed by the rank, never a hang.
 
 Interrupts: MPICH's mpiexec passes the first Ctrl-C to every rank as SIGINT (a second one makes it
 kill the job); a scheduler's SIGTERM may reach all the ranks or one. A rank that stopped where the
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -84,6 +86,9 @@ class Job:
         """``work()`` run on every rank; a CommandError on any rank is raised on all of them."""
         return work()
 
+    def require_same_command(self, argv: list[str]) -> None:
+        """A CommandError on every rank unless every rank runs the command line ``argv`` of rank 0."""
+
     def stop_agreed(self, nlp: Any) -> bool:
         """Whether a rank was asked to stop (always False here: a signal interrupts at once)."""
         return False
@@ -132,6 +137,18 @@ class MpiJob(Job):
                 where = "" if rank == 0 else f"on rank {rank} of {self.size}: "
                 raise CommandError(where + message, code)
         return result
+
+    def require_same_command(self, argv: list[str]) -> None:
+        reference = self.comm.bcast(argv, root=0)
+
+        def compare() -> None:
+            if argv != reference:
+                raise CommandError(
+                    f"started as `minidnn {shlex.join(argv)}`, rank 0 as `minidnn {shlex.join(reference)}`: "
+                    "every rank must run the same command"
+                )
+
+        self.on_every_rank(compare)
 
     def stop_agreed(self, nlp: Any) -> bool:
         """Whether any rank has a stop request (a collective: every rank asks alike)."""

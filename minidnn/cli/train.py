@@ -122,9 +122,9 @@ def _run_in(plan: Plan, argv: list[str], job: parallel.Job) -> int:
         raise CommandError("interrupted before training started: nothing was saved", INTERRUPTED) from None
     if stats is None:
         raise CommandError("interrupted before the first iteration: nothing was saved", INTERRUPTED)
-    interrupted = stats.status == "user"
     test_loss, test_accuracy = final_evaluation(session, stats)
-    interrupted = interrupted or test_accuracy is None or job.stop_agreed(session.nlp)
+    asked = job.stop_agreed(session.nlp)  # a collective (on several ranks): asked on every path
+    interrupted = stats.status == "user" or test_accuracy is None or asked
     saved = job.on_root(lambda: save_and_report(session, stats, test_loss, test_accuracy, argv))
     if interrupted:
         print(
