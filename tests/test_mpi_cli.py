@@ -198,6 +198,27 @@ def test_a_signal_on_one_rank_stops_every_rank_at_the_same_iteration(tmp_path):
     assert state["iterations"] >= 1
 
 
+def test_a_second_signal_on_a_rank_aborts_every_rank(tmp_path):
+    twice = on_rank_1(
+        """
+        import os, signal
+        from minidnn.nlpmodels import NeuralNetModel
+        calls, original = [], NeuralNetModel.objgrad
+        def signalling(self, x, out=None):
+            calls.append(x)
+            if len(calls) == 6:
+                os.kill(os.getpid(), signal.SIGTERM)
+                os.kill(os.getpid(), signal.SIGINT)
+            return original(self, x, out)
+        NeuralNetModel.objgrad = signalling
+        """
+    )
+    job = launch(tmp_path, [*LBFGS, "--forever", "--out", "run"], change=twice)
+    assert job.returncode == 130, job.stderr[-4000:]
+    assert "rank 1 of 2: minidnn: interrupted again: aborting every rank of the job" in job.stderr
+    assert not (tmp_path / "run" / checkpoints.NAME).exists()
+
+
 def test_ctrl_c_on_mpiexec_stops_every_rank_and_saves(tmp_path):
     job = _start(tmp_path, ["train", "--epochs", "0", "--forever", "--hidden", "16", "--out", "run"])
     deadline = time.monotonic() + TIMEOUT
