@@ -27,6 +27,10 @@ algorithms. The cost is that of a bandwidth-optimal all-reduce: each rank sends 
 collectives whose latency grows like P (pairwise exchange) rather than log P, and (P - 1) m/P
 additions per rank. The buffer is padded with at most P - 1 zeros.
 
+Agreement (:meth:`Ranks.any`): a decision taken from something that differs between ranks (each
+rank's own clock for a time budget, a signal that reached one rank) is turned into one decision for
+all by a logical OR across the ranks, so that they stop at the same iteration.
+
 Failure: a rank that raises would leave the others waiting in a collective forever. Building a
 :class:`Ranks` therefore installs a ``sys.excepthook`` (once per process) that prints the traceback
 with the rank and calls ``MPI.COMM_WORLD.Abort(1)``: MPI then ends every process of the job and
@@ -73,6 +77,7 @@ class Ranks:
             raise ValueError(f"{owner}: comm is not usable (MPI.COMM_NULL, or MPI already finalized)")
         self.comm = comm
         self.owner = owner
+        self.mpi = mpi
         self.rank = comm.Get_rank()
         self.size = comm.Get_size()
         abort_on_uncaught_exception(mpi.COMM_WORLD, self.rank, self.size)
@@ -109,6 +114,15 @@ class Ranks:
             mine += received[r]
         self.comm.Allgather(mine, pieces)
         return pieces.reshape(-1)[: local.size]
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank when ``flag`` is True on at least one: a logical OR, one ``Allreduce``
+        of one integer with ``MAX`` (exact in any order, so MPI's own reduction serves here)."""
+        if self.size == 1:
+            return bool(flag)
+        verdict = numpy.zeros(1, numpy.int32)
+        self.comm.Allreduce(numpy.array([int(bool(flag))], numpy.int32), verdict, op=self.mpi.MAX)
+        return bool(verdict[0])
 
     def broadcast(self, vector: numpy.ndarray) -> numpy.ndarray:
         """Rank 0's ``vector`` on every rank (a new array; shapes and dtypes must agree)."""

@@ -548,6 +548,12 @@ class NeuralNetModel(NLPModel):
             "test data": distributed.fingerprint(self.test_data),
         }
 
+    def agree_to_stop(self, flag: bool) -> bool:
+        """True when ``flag`` is True on any rank (a collective: every rank calls it alike); ``flag``
+        itself on one process. Solvers ask it before stopping on a time budget, read from each
+        rank's own clock, so that every rank stops at the same iteration."""
+        return bool(flag) if self._ranks is None else self._ranks.any(flag)
+
     def _share(self, count: int) -> tuple[int, int]:
         """[start, stop) of the ``count`` samples this rank evaluates (all of them on one process)."""
         return (0, count) if self._ranks is None else self._ranks.share(count)

@@ -18,7 +18,7 @@ A quasi-Newton model wraps a model ``nlp`` and owns an operator (``operator``, a
   this attribute has a Hessian that does not learn;
 - the minibatch interface (``batch_version``, ``batch_size``, ``batches_per_epoch``, ``epoch``,
   ``next_minibatch``, ``reset_minibatch``, ``random_minibatch``, ``set_batch_size``, ``batch_state``,
-  ``restore_batch_state``), ``accuracy``, ``has_accuracy``,
+  ``restore_batch_state``), ``accuracy``, ``has_accuracy``, ``agree_to_stop``,
   ``evaluate``, ``f_star`` and ``x_star`` are the wrapped model's, each listed explicitly and present
   only when the wrapped model has it, so solvers drive a wrapped neural-network model as they would
   the model itself.
@@ -78,6 +78,7 @@ class QuasiNewtonModel(NLPModel):
     restore_batch_state = _forwarded("restore_batch_state")
     accuracy = _forwarded("accuracy")
     has_accuracy = _forwarded("has_accuracy")
+    agree_to_stop = _forwarded("agree_to_stop")
     evaluate = _forwarded("evaluate")
     f_star = _forwarded("f_star")
     x_star = _forwarded("x_star")

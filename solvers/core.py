@@ -25,7 +25,7 @@ curvatures), and :func:`dot` and :func:`norm` are the only values that leave it 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
 
 from minidnn.nlpmodels.minibatch import draws_minibatches, measures_accuracy
@@ -128,13 +128,19 @@ class Budget:
         evals: int,
         elapsed: float,
         epochs: int | None,
+        agree: Callable[[bool], bool] = bool,
     ) -> str | None:
-        """The status that ends the run now, or ``None`` to go on (``tol`` None: no gradient test)."""
+        """The status that ends the run now, or ``None`` to go on (``tol`` None: no gradient test).
+
+        ``agree`` turns this process's verdict on the time budget into one shared by every process
+        that runs the solver together (a distributed model's ``agree_to_stop``): each process reads
+        its own clock, while the other rules read values that are the same on every process.
+        """
         if tol is not None and grad_norm <= tol:
             return "first_order"
         if self.max_eval >= 0 and evals >= self.max_eval:
             return "max_eval"
-        if self.max_time is not None and elapsed > self.max_time:
+        if self.max_time is not None and agree(elapsed > self.max_time):
             return "max_time"
         if self.max_iter is not None and iters >= self.max_iter:
             return "max_iter"

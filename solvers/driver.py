@@ -23,7 +23,9 @@ on as if it had never stopped: the same iterates, bit for bit. Budgets count fro
 A non-finite f or ∇f at a point the method needs ends the run with status ``exception`` (``unbounded``
 for f = -inf) and the last finite iterate as the solution; Ctrl-C (KeyboardInterrupt) ends it with
 status ``user`` and the current iterate. Time spent measuring test accuracy is not counted in
-``elapsed_time`` nor in the time budget; it is reported as ``solver_specific["eval_time"]``.
+``elapsed_time`` nor in the time budget; it is reported as ``solver_specific["eval_time"]``. On a
+model with ``agree_to_stop`` (a distributed model: one process per rank, each with its own clock)
+the time budget ends the run when it is spent on any process, at the same iteration on all.
 
 ``resample`` (deterministic solvers; stochastic ones take one step per minibatch by definition):
     ``None``         never: the solver works on the model's current batch (a callback may move it)
@@ -194,6 +196,7 @@ class _Run:
         self.t0 = 0.0
         self.counters0: dict[str, int] = {}
         self.epoch0 = self.batches.epoch
+        self.agree: Callable[[bool], bool] = getattr(self.nlp, "agree_to_stop", bool)
 
     # -- the loop -------------------------------------------------------------------------------
     def execute(self) -> ExecutionStats:
@@ -268,6 +271,7 @@ class _Run:
             evals=self.nlp.counters.neval_obj - self.counters0["neval_obj"],
             elapsed=self.stats.elapsed_time,
             epochs=self.epochs(),
+            agree=self.agree,
         )
 
     # -- bookkeeping ----------------------------------------------------------------------------

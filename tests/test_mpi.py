@@ -9,6 +9,7 @@ rounding). They skip only where mpi4py or its ``mpiexec`` cannot be found (``pip
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import json
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from minidnn.datasets import from_arrays
-from minidnn.nlpmodels import NeuralNetModel
+from minidnn.nlpmodels import LSR1Model, NeuralNetModel
 
 from minidnn import datasets, models, solvers
 
@@ -238,6 +239,51 @@ def test_a_rank_that_raises_ends_the_job():
     assert job.returncode != 0
     assert "rank 1 of 2: uncaught exception, aborting every rank" in job.stderr
     assert "RuntimeError: rank one fails on purpose" in job.stderr
+
+
+def test_a_time_budget_ends_every_rank_at_the_same_iteration():
+    """Rank 1 starts its solver half a second after rank 0, so its clock reads half a second less:
+    the time budget still ends both ranks at the same iteration (``agree_to_stop``), and none waits."""
+    job = launch(
+        """
+        import time
+        from mpi4py import MPI
+        from minidnn import datasets, models, solvers
+        from minidnn.nlpmodels import NeuralNetModel
+        comm = MPI.COMM_WORLD
+        nlp = NeuralNetModel(models.mlp([64, 16, 10]), datasets.load("digits"), batch_size=64, comm=comm)
+        if comm.Get_rank() == 1:
+            time.sleep(0.5)
+        stats = solvers.adam(nlp, max_time=1.0, eval_every=None)
+        ends = comm.gather((stats.status, stats.iter))
+        if comm.Get_rank() == 0:
+            print(ends)
+        """,
+        timeout=120,
+    )
+    assert job.returncode == 0, job.stderr[-4000:]
+    first, second = ast.literal_eval(job.stdout)
+    assert first == second and first[0] == "max_time", job.stdout
+
+
+def test_the_solvers_stop_on_time_when_any_rank_says_so():
+    """One process: the verdict is its own; a model whose ranks say stop ends the run on time, through
+    a quasi-Newton wrapper too; without a time budget nothing is asked."""
+    nlp = small_model(None)
+    assert (nlp.agree_to_stop(True), nlp.agree_to_stop(False)) == (True, False)
+    asked = []
+
+    def another_rank_is_out_of_time(flag: bool) -> bool:
+        asked.append(flag)
+        return True
+
+    nlp.agree_to_stop = another_rank_is_out_of_time
+    assert LSR1Model(nlp).agree_to_stop(False) is True
+    stats = solvers.lbfgs(nlp, max_time=1e6, max_iter=3, eval_every=None)
+    assert (stats.status, stats.iter, asked[-1]) == ("max_time", 0, False)
+    asked.clear()
+    assert solvers.trunk(LSR1Model(nlp), max_time=None, max_iter=2, eval_every=None).status == "max_iter"
+    assert asked == []
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:

@@ -3,6 +3,9 @@
 The network is rebuilt from the checkpoint's settings, its layout checked against the file's, and
 the saved vector loaded; only the requested split is read. ``--data-dir`` and ``--backend`` override
 the checkpoint's (the data may have moved; a run trained on a GPU can be checked on a CPU).
+
+Under ``mpiexec -n N`` the evaluation is data-parallel (:mod:`.parallel`): rank 0 reads the
+checkpoint, every rank evaluates its share of the split, and rank 0 prints the result.
 """
 
 from __future__ import annotations
@@ -12,24 +15,26 @@ import dataclasses
 from pathlib import Path
 
 from minidnn.cli import checkpoint as checkpoints
-from minidnn.cli import problem, progress
+from minidnn.cli import parallel, problem, progress
 from minidnn.cli.errors import OK
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, job: parallel.Job) -> int:
     """Runs ``minidnn evaluate``; returns the exit code."""
     path = Path(args.checkpoint)
-    saved = checkpoints.load(path)
+    saved = job.on_root(lambda: checkpoints.load(path))
     overrides = {"data_dir": args.data_dir, "backend": args.backend, "download": args.download}
     settings = dataclasses.replace(
         saved.settings, **{key: value for key, value in overrides.items() if value is not None}
     )
-    data = problem.load_split(settings, args.split)
+    data = job.on_every_rank(lambda: problem.load_split(settings, args.split))
     network = problem.build_network(settings, data)
     checkpoints.check_layout(path, saved, network)
-    nlp = problem.build_model(settings, network, data, data)
+    nlp = problem.build_model(settings, network, data, data, job.comm)
     x = nlp.meta.backend.to_device(saved.vector, dtype=settings.dtype)
     loss, accuracy = nlp.evaluate(x, args.split)
+    if not job.root:
+        return OK
     state = saved.state
     print("minidnn evaluate", flush=True)
     progress.block(

@@ -1,10 +1,11 @@
 """``metrics.json``: the record of a run, written atomically beside the checkpoint.
 
 Keys: ``command`` (the command line), ``settings`` (every setting, solver options included),
-``versions`` (Python, NumPy, SciPy, minidnn, the backend and its device), ``status`` and ``message``
+``versions`` (Python, NumPy, SciPy, minidnn, the backend and its device), ``ranks`` (the number of
+MPI processes of a data-parallel run, 1 otherwise), ``status`` and ``message``
 of the last solver run, ``final`` (test loss and accuracy at the end, iterations, epochs, solver time
 and evaluation time), ``runs`` (one entry per solver run: the first and each resumed one, with its
-counters), and ``history``, the per-iteration history of all runs (iterations and times continue
+counters and ranks), and ``history``, the per-iteration history of all runs (iterations and times continue
 across resumed runs; non-finite values are ``null``).
 """
 

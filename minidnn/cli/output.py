@@ -8,7 +8,9 @@ progress rows, a solver's own iteration table, the summary, argparse's help) goe
 first broken pipe the sink points the stream's file descriptor at the null device (what Python's
 documentation advises for SIGPIPE), so neither later writes nor the interpreter's final flush raise,
 and it drops the rest of the text. A stream closed before the command started (``>&-``, then
-``sys.stdout`` is ``None``) is a sink that drops everything.
+``sys.stdout`` is ``None``) is a sink that drops everything. So are both streams of the ranks other
+than rank 0 in a data-parallel run (``guarded(silent=True)``): only rank 0 prints, and a rank's
+fatal error reaches the real ``sys.__stderr__`` (:mod:`minidnn.cli.parallel`).
 """
 
 from __future__ import annotations
@@ -69,10 +71,11 @@ class Sink(io.TextIOBase):
 
 
 @contextlib.contextmanager
-def guarded() -> Iterator[None]:
-    """Puts a :class:`Sink` in place of ``sys.stdout`` and ``sys.stderr`` for the ``with`` block."""
+def guarded(silent: bool = False) -> Iterator[None]:
+    """Puts a :class:`Sink` in place of ``sys.stdout`` and ``sys.stderr`` for the ``with`` block;
+    with ``silent``, sinks that drop everything."""
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = Sink(saved[0]), Sink(saved[1])
+    sys.stdout, sys.stderr = (Sink(None), Sink(None)) if silent else (Sink(saved[0]), Sink(saved[1]))
     try:
         yield
     finally:

@@ -9,6 +9,7 @@ not fit the images, an unavailable backend) becomes a :class:`CommandError` with
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from minidnn import backend as _backend
 from minidnn import datasets, models
@@ -97,9 +98,14 @@ def describe_network(settings: RunSettings, network: Network) -> str:
 
 
 def build_model(
-    settings: RunSettings, network: Network, train: datasets.Dataset, test: datasets.Dataset
+    settings: RunSettings,
+    network: Network,
+    train: datasets.Dataset,
+    test: datasets.Dataset,
+    comm: Any = None,
 ) -> NeuralNetModel:
-    """The NeuralNetModel of ``network`` on the data; a CommandError when they do not fit."""
+    """The NeuralNetModel of ``network`` on the data, data-parallel over ``comm`` when given (an
+    mpi4py communicator: a collective); a CommandError when they do not fit."""
     try:
         return NeuralNetModel(
             network,
@@ -113,11 +119,17 @@ def build_model(
             full_batch=settings.full_batch,
             l2=settings.l2,
             threads=settings.threads or None,
+            comm=comm,
         )
     except _backend.BackendUnavailable as err:
         hint = ' (install the gpu extra: pip install "minidnn[gpu]")' if settings.backend == "cupy" else ""
         raise CommandError(f"{err}{hint}") from None
     except (TypeError, ValueError) as err:
+        if comm is not None:
+            raise CommandError(
+                f"cannot run model {settings.model} on the {settings.dataset} data over "
+                f"{comm.Get_size()} MPI ranks: {err}"
+            ) from None
         raise CommandError(
             f"model {settings.model} does not fit the {settings.dataset} data "
             f"(images {'x'.join(map(str, train.image_shape))}): {err}"

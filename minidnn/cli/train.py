@@ -21,18 +21,38 @@ run continues exactly where the solver's state was saved (:mod:`.resume`). The h
 
 Ctrl-C or SIGTERM stops the solver (status ``user``); the checkpoint, metrics and plot of the run so far are
 written, the command says where and exits with 130. Ctrl-C before the first iteration saves nothing.
+
+Data parallelism (``mpiexec -n N minidnn train ...``, :mod:`.parallel`): rank 0 reads the checkpoint
+to resume, claims the folder and passes its plan to the other ranks; every rank loads the data and
+builds the same model over ``MPI.COMM_WORLD`` and runs the same solver; rank 0 alone prints (header
+with the number of ranks, progress, summary) and writes the files. A signal is a request the ranks
+agree on after each iteration, so they all stop at the same one and the checkpoint resumes exactly,
+with any number of ranks: the model's state (the vector, the batch position, the solver's state) is
+the same on every rank and does not depend on their number.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from minidnn import datasets, solvers
-from minidnn.cli import arguments, history, methods, metrics, outdir, plots, problem, progress, resume
+from minidnn.cli import (
+    arguments,
+    history,
+    methods,
+    metrics,
+    outdir,
+    parallel,
+    plots,
+    problem,
+    progress,
+    resume,
+)
 from minidnn.cli import checkpoint as checkpoints
 from minidnn.cli.errors import INTERRUPTED, OK, CommandError
 from minidnn.cli.interrupts import sigint_ignored
@@ -55,10 +75,28 @@ class Session:
     x0: Any
     resumed: checkpoints.Checkpoint | None
     source: Path | None
+    job: parallel.Job
 
 
-def run(args: argparse.Namespace, argv: list[str]) -> int:
+@dataclasses.dataclass
+class Plan:
+    """What rank 0 settles before any data is loaded: the settings, the run resumed, the folder."""
+
+    settings: RunSettings
+    resumed: checkpoints.Checkpoint | None
+    source: Path | None
+    folder: Path
+
+
+def run(args: argparse.Namespace, argv: list[str], job: parallel.Job) -> int:
     """Runs ``minidnn train``; returns the exit code."""
+    with contextlib.ExitStack() as claim:
+        plan = job.on_root(lambda: _plan(args, claim))
+        return _run_in(plan, argv, job)
+
+
+def _plan(args: argparse.Namespace, claim: contextlib.ExitStack) -> Plan:
+    """The settings, the checkpoint to resume and the output folder, claimed until ``claim`` closes."""
     source = Path(args.resume) if args.resume else None
     resumed = checkpoints.load(source) if source else None
     given = arguments.given(args, RunSettings)
@@ -70,42 +108,49 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         settings.out = str(resume.output_folder(source, given.get("out"), args.overwrite))
     elif "out" not in given:
         settings.out = str(outdir.default_folder(settings.dataset, settings.model, settings.solver))
-    with outdir.claimed(settings.out, fresh=fresh) as folder:
-        settings.out = str(folder)
-        return _run_in(folder, settings, resumed, source, argv)
+    folder = claim.enter_context(outdir.claimed(settings.out, fresh=fresh))
+    settings.out = str(folder)
+    return Plan(settings, resumed, source, folder)
 
 
-def _run_in(
-    folder: Path,
-    settings: RunSettings,
-    resumed: checkpoints.Checkpoint | None,
-    source: Path | None,
-    argv: list[str],
-) -> int:
-    """Trains into the claimed ``folder``, saves, and prints the summary; returns the exit code."""
+def _run_in(plan: Plan, argv: list[str], job: parallel.Job) -> int:
+    """Trains into the claimed folder, saves, and prints the summary; returns the exit code."""
     try:
-        session = start(settings, folder, resumed, source)
+        session = start(plan, job)
         stats = train(session)
     except KeyboardInterrupt:
         raise CommandError("interrupted before training started: nothing was saved", INTERRUPTED) from None
     if stats is None:
         raise CommandError("interrupted before the first iteration: nothing was saved", INTERRUPTED)
-    interrupted = stats.status == "user"
     test_loss, test_accuracy = final_evaluation(session, stats)
-    interrupted = interrupted or test_accuracy is None
-    with sigint_ignored():
-        saved, failed = save(session, stats, test_loss, test_accuracy, argv)
-    summary(session, stats, test_loss, test_accuracy, saved)
-    if failed:
-        raise CommandError(unwritten(folder, saved, failed))
+    asked = job.stop_agreed(session.nlp)  # a collective (on several ranks): asked on every path
+    interrupted = stats.status == "user" or test_accuracy is None or asked
+    saved = job.on_root(lambda: save_and_report(session, stats, test_loss, test_accuracy, argv))
     if interrupted:
         print(
-            f"interrupted (Ctrl-C or SIGTERM): the run so far is saved in {folder}; "
+            f"interrupted (Ctrl-C or SIGTERM): the run so far is saved in {plan.folder}; "
             f"continue it with: minidnn train --resume {saved[0]}",
             flush=True,
         )
         return INTERRUPTED
     return OK
+
+
+def save_and_report(
+    session: Session,
+    stats: solvers.ExecutionStats,
+    test_loss: float | None,
+    test_accuracy: float | None,
+    argv: list[str],
+) -> list[Path]:
+    """Saves the files (signals ignored meanwhile) and prints the summary; returns the paths written,
+    or raises a CommandError naming those that could not be."""
+    with sigint_ignored():
+        saved, failed = save(session, stats, test_loss, test_accuracy, argv)
+    summary(session, stats, test_loss, test_accuracy, saved)
+    if failed:
+        raise CommandError(unwritten(session.folder, saved, failed))
+    return saved
 
 
 def unwritten(folder: Path, saved: list[Path], failed: dict[str, OSError]) -> str:
@@ -115,21 +160,25 @@ def unwritten(folder: Path, saved: list[Path], failed: dict[str, OSError]) -> st
     return f"cannot write in the output folder {folder} ({reasons}); {kept}"
 
 
-def start(
-    settings: RunSettings, folder: Path, resumed: checkpoints.Checkpoint | None, source: Path | None
-) -> Session:
+def start(plan: Plan, job: parallel.Job) -> Session:
     """Loads the data, builds the model (at the checkpoint's vector and epoch) and prints the header."""
-    train_data, test_data = problem.load_splits(settings)
-    network = problem.build_network(settings, train_data)
-    nlp = problem.build_model(settings, network, train_data, test_data)
+    settings, resumed, source = plan.settings, plan.resumed, plan.source
+    train_data, test_data, network = job.on_every_rank(lambda: _data_and_network(settings))
+    nlp = problem.build_model(settings, network, train_data, test_data, job.comm)
     x0 = nlp.meta.x0
     if resumed is not None:
         checkpoints.check_layout(source, resumed, network)
         x0 = nlp.meta.backend.to_device(resumed.vector, dtype=settings.dtype)
         resume.position_model(nlp, source, resumed, settings)
-    session = Session(settings, folder, test_data, network, nlp, x0, resumed, source)
-    header(session, train_data)
+    session = Session(settings, plan.folder, test_data, network, nlp, x0, resumed, source, job)
+    if job.root:
+        header(session, train_data)
     return session
+
+
+def _data_and_network(settings: RunSettings) -> tuple[datasets.Dataset, datasets.Dataset, Network]:
+    train_data, test_data = problem.load_splits(settings)
+    return train_data, test_data, problem.build_network(settings, train_data)
 
 
 def header(session: Session, train_data: datasets.Dataset) -> None:
@@ -147,6 +196,9 @@ def header(session: Session, train_data: datasets.Dataset) -> None:
         ("backend", f"{s.backend} {s.dtype} on {metrics.device_name(session.nlp.meta.backend)}"),
         ("output", str(session.folder)),
     ]  # fmt: skip
+    if session.job.size > 1:
+        share = f"{session.job.size} MPI processes, each evaluating its share of every batch"
+        items.insert(-1, ("ranks", share))
     if session.resumed is not None:
         items.append(("resumed", resume.describe(session.source, session.settings, session.resumed)))
     print("minidnn train", flush=True)
@@ -184,6 +236,9 @@ def train(session: Session) -> solvers.ExecutionStats | None:
     state = session.resumed.state if session.resumed else {}
     s = session.settings
     options = resume.solver_options(s, session.resumed)  # the budgets left of the run's totals
+    job = session.job
+    if not job.root:
+        options["verbose"] = 0
     epochs = options.get("max_epochs")
     tracker = progress.Progress(
         s.progress,
@@ -195,9 +250,11 @@ def train(session: Session) -> solvers.ExecutionStats | None:
         ),
         iter_offset=int(state.get("iterations", 0)),
         time_offset=float(state.get("time", 0.0)),
-        enabled=s.verbose == 0,
+        enabled=s.verbose == 0 and job.root,
     )
     callback = tracker if s.curvature_every == 0 else _with_curvature(s.curvature_every, tracker)
+    if job.size > 1:
+        callback = _stopping_on_request(job, callback)
     try:
         return methods.solve(session.nlp, s.solver, session.x0, options, callback)
     except solvers.StateError as err:
@@ -221,6 +278,18 @@ def _with_curvature(every: int, tracker: Callable[..., None]) -> Callable[..., N
         tracker(nlp, solver, stats)
 
     return both
+
+
+def _stopping_on_request(job: parallel.Job, callback: Callable[..., None]) -> Callable[..., None]:
+    """``callback``, then the ranks' agreement on a stop request: when any rank has one, every rank
+    ends the run here, between two iterations (status ``user``)."""
+
+    def stopping(nlp: Any, solver: Any, stats: solvers.ExecutionStats) -> None:
+        callback(nlp, solver, stats)
+        if job.stop_agreed(nlp) and not stats.done:
+            stats.status, stats.message = "user", "interrupted (Ctrl-C or SIGTERM)"
+
+    return stopping
 
 
 def final_evaluation(session: Session, stats: solvers.ExecutionStats) -> tuple[float | None, float | None]:
@@ -255,6 +324,7 @@ def save(
         "eval_time": stats.solver_specific.get("eval_time", 0.0),
         "counters": stats.counters,
         "first_iteration": iter_offset,
+        "ranks": session.job.size,
     }
     state = {
         "iterations": iter_offset + stats.iter,
@@ -281,6 +351,7 @@ def save(
     record = {
         "command": metrics.command_line(argv),
         "settings": s.to_dict(),
+        "ranks": session.job.size,
         "solver_parameters": methods.parameters(s.solver, s.options),
         "versions": metrics.versions(nlp.meta.backend),
         "status": stats.status,
