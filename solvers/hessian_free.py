@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from minidnn.solvers.adaptive_sampling import SamplingParameters
 from minidnn.solvers.core import Batches, Budget, NonFinite, Solver, dot
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import FRACTION, POSITIVE, Integer, Number, OneOf, declared, parameter
@@ -43,7 +44,7 @@ CURVATURES = ("gauss_newton", "hessian")
 
 
 @declared
-class HessianFreeParameters:
+class HessianFreeParameters(SamplingParameters):
     """hessian_free's parameters (Martens 2010; Byrd, Chin, Neveitt and Nocedal 2011)."""
 
     curvature: str = parameter(
