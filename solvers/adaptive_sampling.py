@@ -68,7 +68,7 @@ NEEDS = ("objgrad_samples", "batch_samples", "batch_size", "set_batch_size", "tr
 
 @declared
 class SamplingParameters:
-    """The batch-size policy every deterministic solver takes (see :mod:`minidnn.solvers.adaptive_sampling`)."""
+    """The batch-size policy of every deterministic solver (:mod:`minidnn.solvers.adaptive_sampling`)."""
 
     batch_policy: str = parameter(
         "fixed",
@@ -119,7 +119,7 @@ class FixedSize:
     def summary(self) -> dict[str, Any]:
         return {}
 
-    def state(self) -> None:
+    def state(self, g: Any) -> None:
         return None
 
     def restore(self, state: Mapping[str, Any] | None) -> None:
@@ -142,7 +142,9 @@ class NormTest:
         self.new_batches = 0  # new batches evaluated over the whole run: test_every's phase
         self.epoch = -1  # the epoch whose samples ``epoch_samples`` counts
         self.epoch_samples = 0
-        self.grouped = False  # whether the current batch's f and ∇f came from the groups
+        self.grouped = False  # whether the last batch's f and ∇f came from the groups
+        self.gradient: Any = None  # the gradient of that grouped evaluation
+        self.version = -1  # the batch version of the last evaluation
         self.repeat = False  # the next evaluation repeats the saved one (a continued run's start)
         self.samples = 0  # samples of the batches evaluated by this call
         self.replayed = 0  # samples of restarted epochs seen again, in this call
@@ -163,18 +165,24 @@ class NormTest:
     def objgrad(self, x: Any) -> tuple[float, Any]:
         """(f_S(x), ∇f_S(x)) on a new batch S, from the groups on a test evaluation (then the test
         sets the next size), else from the model's ``objgrad``."""
+        self.version = int(self.nlp.batch_version)
         if self.repeat:
             self.repeat = False
-            return self.grouped_objgrad(x)[:2] if self.grouped else self.nlp.objgrad(x)
+            if not self.grouped:
+                return self.nlp.objgrad(x)
+            f, self.gradient, _ = self.grouped_objgrad(x)
+            return f, self.gradient
         m = int(self.nlp.batch_samples)
         self.count(m)
         self.new_batches += 1
         due = (self.new_batches - 1) % self.every == 0
         self.grouped = due and m >= 2 and int(self.nlp.batch_size) < self.training_samples
+        self.gradient = None
         if not self.grouped:
             return self.nlp.objgrad(x)
         f, g, variance = self.grouped_objgrad(x)
         self.test(g, variance, m)
+        self.gradient = g
         return f, g
 
     def count(self, m: int) -> None:
@@ -236,38 +244,44 @@ class NormTest:
             "norm_tests_failed": self.failed,
         }
 
-    def state(self) -> dict[str, Any]:
+    def state(self, g: Any) -> dict[str, Any]:
         """What the next iterations depend on: the chosen size, the test phase, the current epoch's
-        samples and how the current batch was evaluated (the batch size itself is in the model's
-        batch position)."""
+        samples, whether the model's current batch was evaluated already (``evaluated``; else it is
+        a new batch, to be resized and tested) and whether the solver's gradient ``g`` is still the
+        one from the groups (``grouped``: no step taken since), which the continued run's start then
+        computes the same way; the batch size itself is in the model's batch position."""
         return {
             "target": self.target,
             "new_batches": self.new_batches,
             "epoch": self.epoch,
             "epoch_samples": self.epoch_samples,
-            "grouped": self.grouped,
+            "evaluated": self.version == int(self.nlp.batch_version),
+            "grouped": self.grouped and g is self.gradient,
         }
 
     def restore(self, state: Mapping[str, Any] | None) -> None:
-        """Takes back :meth:`state`; the next evaluation then repeats the one of the saved batch (a
-        ValueError naming the entry that does not fit, before anything changes)."""
+        """Takes back :meth:`state`; the next evaluation then repeats the saved one when the saved
+        batch was evaluated (a ValueError naming the entry that does not fit, before anything changes)."""
         if not isinstance(state, Mapping):
-            raise ValueError("the state has no batch policy state, and this run's batch_policy is 'norm_test'")
+            raise ValueError(
+                "the state has no batch policy state, and this run's batch_policy is 'norm_test'"
+            )
         values = {name: _count(state, name) for name in ("target", "new_batches", "epoch_samples")}
         epoch = state.get("epoch")
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < -1:
             raise ValueError(f"the batch policy state's 'epoch' must be an integer >= -1, got {epoch!r}")
-        grouped = state.get("grouped")
-        if not isinstance(grouped, bool):
-            raise ValueError(f"the batch policy state's 'grouped' must be True or False, got {grouped!r}")
+        flags = {name: state.get(name) for name in ("evaluated", "grouped")}
+        for name, flag in flags.items():
+            if not isinstance(flag, bool):
+                raise ValueError(f"the batch policy state's {name!r} must be True or False, got {flag!r}")
         if not 1 <= values["target"] <= self.training_samples:
             raise ValueError(
                 f"the batch policy state's 'target' must be in [1, {self.training_samples}], "
                 f"got {values['target']!r}"
             )
         self.target, self.new_batches = values["target"], values["new_batches"]
-        self.epoch, self.epoch_samples, self.grouped = epoch, values["epoch_samples"], grouped
-        self.repeat = True
+        self.epoch, self.epoch_samples = epoch, values["epoch_samples"]
+        self.grouped, self.repeat = flags["grouped"], flags["evaluated"]
 
 
 def _count(state: Mapping[str, Any], name: str) -> int:

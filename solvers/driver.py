@@ -262,7 +262,7 @@ class _Run:
             "tolerance": self.tol,
             "batches": self.batches.state(),
             "solver": self.solver.state(),
-            "sampling": self.batches.policy.state(),
+            "sampling": self.batches.policy.state(self.solver.g),
         }
 
     def after_iteration(self, status: str | None) -> None:
