@@ -42,7 +42,8 @@ training set.
 When the batch grows. The test at x_k on S_k decides the size of the next batch (BCNW 2012 §3): the
 step of iteration k uses g_{S_k}, and the new size takes effect when the model moves to its next
 batch (``resample``; a callback that moves the model does too). ``nlp.set_batch_size`` restarts the
-current epoch at its first batch, so the samples of that epoch seen before are seen again.
+current epoch at its first batch, so the samples of that epoch seen before are seen again
+(``resample="epoch"`` keeps the period of batches it had at the start).
 
 Epochs, counted by samples. The driver's epoch count (``max_epochs``, ``solver_specific["epochs"]``)
 is the model's epoch index, moved on by one at each pass through the training set, plus the samples
