@@ -123,6 +123,9 @@ class FixedSize:
     def state(self, g: Any) -> None:
         return None
 
+    def put_back(self) -> None:
+        """Nothing to do: the size never changed."""
+
     def restore(self, state: Mapping[str, Any] | None) -> None:
         if state is not None:
             raise ValueError("the state holds a batch policy's state, and this run's batch_policy is 'fixed'")
@@ -139,7 +142,8 @@ class NormTest:
         self.backend = nlp.meta.backend
         self.theta, self.groups, self.every = params.theta, params.test_groups, params.test_every
         self.training_samples = len(nlp.train_data)
-        self.target = int(nlp.batch_size)  # the size from the next batch on
+        self.size0 = int(nlp.batch_size)  # the model's size before the run
+        self.target = self.size0  # the size from the next batch on
         self.new_batches = 0  # new batches evaluated over the whole run: test_every's phase
         self.epoch = -1  # the epoch whose samples ``epoch_samples`` counts
         self.epoch_samples = 0
@@ -252,6 +256,7 @@ class NormTest:
         one from the groups (``grouped``: no step taken since), which the continued run's start then
         computes the same way; the batch size itself is in the model's batch position."""
         return {
+            "batch_size": int(self.nlp.batch_size),
             "target": self.target,
             "new_batches": self.new_batches,
             "epoch": self.epoch,
@@ -261,13 +266,17 @@ class NormTest:
         }
 
     def restore(self, state: Mapping[str, Any] | None) -> None:
-        """Takes back :meth:`state`; the next evaluation then repeats the saved one when the saved
-        batch was evaluated (a ValueError naming the entry that does not fit, before anything changes)."""
+        """Takes back :meth:`state` before the batch position (which holds the batch size) comes back:
+        the model takes the saved batch size, and the next evaluation repeats the saved one when the
+        saved batch was evaluated (a ValueError naming the entry that does not fit, before anything
+        changes; :meth:`put_back` undoes the size)."""
         if not isinstance(state, Mapping):
             raise ValueError(
                 "the state has no batch policy state, and this run's batch_policy is 'norm_test'"
             )
-        values = {name: _count(state, name) for name in ("target", "new_batches", "epoch_samples")}
+        values = {
+            name: _count(state, name) for name in ("batch_size", "target", "new_batches", "epoch_samples")
+        }
         epoch = state.get("epoch")
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < -1:
             raise ValueError(f"the batch policy state's 'epoch' must be an integer >= -1, got {epoch!r}")
@@ -275,14 +284,22 @@ class NormTest:
         for name, flag in flags.items():
             if not isinstance(flag, bool):
                 raise ValueError(f"the batch policy state's {name!r} must be True or False, got {flag!r}")
-        if not 1 <= values["target"] <= self.training_samples:
-            raise ValueError(
-                f"the batch policy state's 'target' must be in [1, {self.training_samples}], "
-                f"got {values['target']!r}"
-            )
+        for name in ("batch_size", "target"):
+            if not 1 <= values[name] <= self.training_samples:
+                raise ValueError(
+                    f"the batch policy state's {name!r} must be in [1, {self.training_samples}], "
+                    f"got {values[name]!r}"
+                )
         self.target, self.new_batches = values["target"], values["new_batches"]
         self.epoch, self.epoch_samples = epoch, values["epoch_samples"]
         self.grouped, self.repeat = flags["grouped"], flags["evaluated"]
+        if values["batch_size"] != int(self.nlp.batch_size):
+            self.nlp.set_batch_size(values["batch_size"])
+
+    def put_back(self) -> None:
+        """The model's batch size as it was before the run (after a state that did not fit)."""
+        if int(self.nlp.batch_size) != self.size0:
+            self.nlp.set_batch_size(self.size0)
 
 
 def _count(state: Mapping[str, Any], name: str) -> int:

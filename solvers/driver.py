@@ -78,9 +78,16 @@ def run(solver_class: type[Solver], nlp: Any, x0: Any, options: Mapping[str, Any
     setup = check(solver_class, nlp, options)
     x = start_point(setup.nlp, x0)
     position = setup.batches.state()
+    if setup.continued.method is not None:  # the batch size the policy chose, before the position
+        try:
+            setup.batches.policy.restore(setup.continued.sampling)
+        except ValueError as err:
+            raise StateError(f"{solver_class.name}: {err}") from None
     try:
         setup.batches.restore(setup.continued.batches)
     except (TypeError, ValueError, KeyError) as err:
+        setup.batches.policy.put_back()
+        setup.batches.restore(position)
         raise StateError(
             f"{solver_class.name}: the state's batch position does not fit the model: {err}"
         ) from None
@@ -231,15 +238,8 @@ class _Run:
 
     def begin(self) -> None:
         """f(x0), ∇f(x0) and the tolerance, or the method's state and tolerance of a continued run
-        (a ValueError from a state that does not fit puts the model back where it was). The batch
-        policy's state comes back first: the start repeats the saved evaluation."""
+        (a ValueError from a state that does not fit puts the model back where it was)."""
         solver, continued = self.solver, self.continued
-        if continued.method is not None:
-            try:
-                self.batches.policy.restore(continued.sampling)
-            except ValueError as err:
-                self.batches.restore(self.position)
-                raise StateError(f"{solver.name}: {err}") from None
         solver.start()
         if continued.method is None:
             self.tol = self.budget.tolerance(solver.grad_norm) if self.gradient_test else None
@@ -247,6 +247,7 @@ class _Run:
         try:
             solver.restore(continued.method)
         except ValueError:
+            self.batches.policy.put_back()
             self.batches.restore(self.position)
             raise
         self.tol = continued.tolerance

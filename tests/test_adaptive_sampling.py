@@ -187,10 +187,11 @@ def test_a_resumed_run_equals_an_uninterrupted_one(method, options, stop, saved)
     common = dict(batch_policy="norm_test", theta=0.5, atol=0, rtol=0, **options)
     whole = solvers.minimize(model(subset(200), batch_size=8), method, max_iter=24, **common)
     assert whole.solver_specific["norm_tests_failed"] >= 1
-    nlp = model(subset(200), batch_size=8)
-    first = solvers.minimize(nlp, method, max_iter=stop, **common)
+    first = solvers.minimize(model(subset(200), batch_size=8), method, max_iter=stop, **common)
     assert (first.state["sampling"]["evaluated"], first.state["sampling"]["grouped"]) == saved
-    rest = solvers.minimize(nlp, method, first.solution, max_iter=24 - stop, state=first.state, **common)
+    assert first.state["sampling"]["batch_size"] > 8
+    fresh = model(subset(200), batch_size=8)  # as a checkpoint's model: the batch size it started with
+    rest = solvers.minimize(fresh, method, first.solution, max_iter=24 - stop, state=first.state, **common)
     numpy.testing.assert_array_equal(rest.solution, whole.solution)
     assert first.history["batch"] + rest.history["batch"][1:] == whole.history["batch"]
     assert first.history["f"] + rest.history["f"][1:] == whole.history["f"]
@@ -213,6 +214,24 @@ def test_a_state_of_the_other_policy_is_refused():
         )
 
 
+def test_a_batch_position_that_does_not_fit_leaves_the_batch_size_as_it_was():
+    grown = solvers.lbfgs(
+        model(batch_size=8), batch_policy="norm_test", theta=0.2, resample="iteration", max_iter=4
+    )
+    assert grown.state["sampling"]["batch_size"] > 8
+    position = grown.state["batches"]["minibatches"]
+    broken = {
+        **grown.state,
+        "batches": {**grown.state["batches"], "minibatches": {**position, "batch": 10**6}},
+    }
+    nlp = model(batch_size=8)
+    with pytest.raises(solvers.StateError, match="batch position"):
+        solvers.lbfgs(
+            nlp, grown.solution, batch_policy="norm_test", resample="iteration", max_iter=2, state=broken
+        )
+    assert nlp.batch_size == 8 and nlp.batch_state() == model(batch_size=8).batch_state()
+
+
 # -- errors --------------------------------------------------------------------------------------------------
 def test_norm_test_needs_samples_and_resample():
     with pytest.raises(ValueError, match="norm_test' needs a minibatch model"):
@@ -232,13 +251,19 @@ def test_the_iteration_table_shows_the_batch_size(capsys):
     assert header[-2:] == ["batch", "samples"]
 
 
-def test_the_command_line_takes_the_policy(tmp_path, capsys):
-    code = main(["train", "--solver", "lbfgs", "--batch-policy", "norm_test", "--test-groups", "4",
-                 "--max-iter", "6", "--epochs", "0", "--out", str(tmp_path / "run")])  # fmt: skip
-    assert code == 0
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["settings"]["options"]["batch_policy"] == "norm_test"
-    assert max(metrics["history"]["batch"]) >= 32
+def test_the_command_line_takes_the_policy_and_resumes_a_grown_batch_exactly(tmp_path, capsys):
+    def train(out: str, *flags: str) -> dict:
+        assert main(["train", *flags, "--max-iter", "12", "--epochs", "0", "--out", str(tmp_path / out)]) == 0
+        return json.loads((tmp_path / out / "metrics.json").read_text())
+
+    policy = ["--solver", "lbfgs", "--batch-size", "16", "--batch-policy", "norm_test", "--test-groups", "4"]
+    whole = train("whole", *policy)
+    assert whole["settings"]["options"]["batch_policy"] == "norm_test"
+    assert max(whole["history"]["batch"]) > 16
+    assert main(["train", *policy, "--max-iter", "5", "--epochs", "0", "--out", str(tmp_path / "part")]) == 0
+    resumed = train("rest", "--resume", str(tmp_path / "part" / "checkpoint.npz"))
+    assert resumed["history"]["batch"] == whole["history"]["batch"]
+    assert resumed["history"]["f"] == whole["history"]["f"]
 
 
 # -- convergence ---------------------------------------------------------------------------------------------
