@@ -30,6 +30,7 @@ from typing import Any, ClassVar, Literal
 
 from minidnn.nlpmodels.minibatch import draws_minibatches, measures_accuracy
 from minidnn.nlpmodels.quasi_newton_operator import state_array as operator_state_array
+from minidnn.solvers.adaptive_sampling import FixedSize
 from minidnn.solvers.parameters import (
     POSITIVE,
     AnyOf,
@@ -152,12 +153,14 @@ class Budget:
 class Batches:
     """Batch version, epochs, resampling and accuracy of one model, minibatched
     (:class:`~minidnn.nlpmodels.MinibatchModel`) or not; ``test_split`` False when the model has
-    no test data to measure accuracy on (:func:`has_test_split`)."""
+    no test data to measure accuracy on (:func:`has_test_split`); ``policy`` the batch-size policy
+    (:mod:`minidnn.solvers.adaptive_sampling`; default: the model's size, fixed)."""
 
-    def __init__(self, nlp: Any, test_split: bool = True):
+    def __init__(self, nlp: Any, test_split: bool = True, policy: Any = None):
         self.model = nlp
         self.minibatched = draws_minibatches(nlp)
         self.has_accuracy = measures_accuracy(nlp) and test_split
+        self.policy = policy if policy is not None else FixedSize(nlp)
 
     @property
     def version(self) -> int:
@@ -257,8 +260,13 @@ class Solver:
         self.refresh()
 
     def refresh(self) -> None:
-        """Re-evaluates f(x) and ∇f(x) on the model's current data."""
-        self.f, self.g, self.grad_norm = self.evaluate(self.x)
+        """Re-evaluates f(x) and ∇f(x) on the model's current data, after the batch policy has given
+        the batch its size; the policy evaluates them (by groups of samples on a norm test)."""
+        policy = self.batches.policy
+        policy.resize()
+        self.batch_version = self.batches.version
+        f, g = policy.objgrad(self.x)
+        self.f, self.g, self.grad_norm = f, g, self.checked_grad_norm(f, g)
 
     def iterate(self) -> str | None:
         """One iteration; returns a final status when the method itself must stop, else ``None``."""

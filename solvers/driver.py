@@ -15,10 +15,13 @@ interrupts.
 Continuing a run: ``stats.state`` is the run's state where it stopped between two iterations
 (``None`` when an interrupt or a non-finite value cut an iteration short): the method's state
 (:meth:`~.core.Solver.state`), the model's batch position (``batch_state()`` of a minibatch model),
-the iterations done so far and the stopping tolerance of the first start. Given back as the
+the batch policy's state (:mod:`.adaptive_sampling`), the iterations done so far and the stopping
+tolerance of the first start. Given back as the
 ``state`` option with x0 = ``stats.solution`` (the same method, parameters and model), the run goes
 on as if it had never stopped: the same iterates, bit for bit. Budgets count from the new call;
-``resample`` and ``eval_every`` count iterations over the whole run.
+``resample`` and ``eval_every`` count iterations over the whole run. ``max_epochs`` counts passes
+through the training set; under a batch policy that grows the batch, the samples seen again after
+it restarts an epoch count too (:mod:`.adaptive_sampling`).
 
 A non-finite f or ∇f at a point the method needs ends the run with status ``exception`` (``unbounded``
 for f = -inf) and the last finite iterate as the solution; Ctrl-C (KeyboardInterrupt) ends it with
@@ -58,6 +61,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from minidnn.solvers import parameters
+from minidnn.solvers.adaptive_sampling import batch_policy
 from minidnn.solvers.core import (
     Batches,
     Budget,
@@ -76,9 +80,16 @@ def run(solver_class: type[Solver], nlp: Any, x0: Any, options: Mapping[str, Any
     setup = check(solver_class, nlp, options)
     x = start_point(setup.nlp, x0)
     position = setup.batches.state()
+    if setup.continued.method is not None:  # the batch size the policy chose, before the position
+        try:
+            setup.batches.policy.restore(setup.continued.sampling)
+        except ValueError as err:
+            raise StateError(f"{solver_class.name}: {err}") from None
     try:
         setup.batches.restore(setup.continued.batches)
     except (TypeError, ValueError, KeyError) as err:
+        setup.batches.policy.put_back()
+        setup.batches.restore(position)
         raise StateError(
             f"{solver_class.name}: the state's batch position does not fit the model: {err}"
         ) from None
@@ -113,8 +124,9 @@ def check(solver_class: type[Solver], nlp: Any, options: Mapping[str, Any]) -> S
     explicit = common.atol is not None or common.rtol is not None
     budget = parameters.checked(name, common, nlp.meta)
     test_split = has_test_split(nlp)
+    policy = batch_policy(name, params, nlp, budget.resample)
     nlp = solver_class.model(nlp, params)
-    batches = Batches(nlp, test_split)
+    batches = Batches(nlp, test_split, policy)
     if budget.max_epochs is not None and not batches.minibatched:
         raise ValueError(f"{name}: max_epochs needs a model with minibatches (next_minibatch, epoch)")
     continued = Continued.checked(name, budget.state)
@@ -128,13 +140,14 @@ def check(solver_class: type[Solver], nlp: Any, options: Mapping[str, Any]) -> S
 
 @dataclasses.dataclass
 class Continued:
-    """The driver's part of a run's state: iterations done, the tolerance, the batch position and the
-    method's own state (all empty for a fresh run)."""
+    """The driver's part of a run's state: iterations done, the tolerance, the batch position, the
+    method's own state and the batch policy's (all empty for a fresh run)."""
 
     iterations: int = 0
     tolerance: float | None = None
     batches: Mapping[str, Any] | None = None
     method: Mapping[str, Any] | None = None
+    sampling: Mapping[str, Any] | None = None
 
     @classmethod
     def checked(cls, name: str, state: Mapping[str, Any] | None) -> Continued:
@@ -143,18 +156,18 @@ class Continued:
             return cls()
         if state.get("method") != name:
             raise StateError(f"{name}: the state is that of method {state.get('method')!r}")
-        for key in ("batches", "solver"):
+        for key in ("batches", "solver", "sampling"):
             if state.get(key) is not None and not isinstance(state.get(key), Mapping):
                 raise StateError(f"{name}: the state's {key!r} must be a mapping or None")
         if not isinstance(state.get("solver"), Mapping):
             raise StateError(f"{name}: the state has no solver state")
         iterations = checked_scalar(name, state, "iterations", 0)
         if state.get("tolerance", 0.0) is None:  # a run without the gradient test
-            return cls(iterations, None, state.get("batches"), state["solver"])
+            return cls(iterations, None, state.get("batches"), state["solver"], state.get("sampling"))
         tolerance = checked_scalar(name, state, "tolerance", 0.0)
         if tolerance < 0:
             raise StateError(f"{name}: the state's 'tolerance' must be >= 0, got {tolerance!r}")
-        return cls(iterations, tolerance, state.get("batches"), state["solver"])
+        return cls(iterations, tolerance, state.get("batches"), state["solver"], state.get("sampling"))
 
 
 def _names(record: type) -> tuple[str, ...]:
@@ -188,9 +201,9 @@ class _Run:
         self.budget = setup.budget
         self.resample = setup.resample
         self.cadence = setup.cadence
-        extra = tuple(title for title, _, _ in solver.extra_columns)
-        self.stats = ExecutionStats(solver.name, History(extra))
-        self.log = IterationLog(setup.budget.verbose, solver.step_label, solver.extra_columns)
+        columns = solver.extra_columns + self.batches.policy.columns
+        self.stats = ExecutionStats(solver.name, History(tuple(title for title, _, _ in columns)))
+        self.log = IterationLog(setup.budget.verbose, solver.step_label, columns)
         self.tol: float | None = None
         self.eval_time = 0.0
         self.t0 = 0.0
@@ -237,6 +250,7 @@ class _Run:
         try:
             solver.restore(continued.method)
         except ValueError:
+            self.batches.policy.put_back()
             self.batches.restore(self.position)
             raise
         self.tol = continued.tolerance
@@ -252,6 +266,7 @@ class _Run:
             "tolerance": self.tol,
             "batches": self.batches.state(),
             "solver": self.solver.state(),
+            "sampling": self.batches.policy.state(self.solver.g),
         }
 
     def after_iteration(self, status: str | None) -> None:
@@ -278,9 +293,11 @@ class _Run:
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0 - self.eval_time
 
-    def epochs(self) -> int | None:
+    def epochs(self) -> float | None:
+        """Epochs of this call: passes through the training set, plus the samples a growing batch saw
+        again after restarting an epoch (:mod:`minidnn.solvers.adaptive_sampling`)."""
         epoch = self.batches.epoch
-        return None if epoch is None else epoch - self.epoch0
+        return None if epoch is None else epoch - self.epoch0 + self.batches.policy.replayed_epochs()
 
     def update_stats(self) -> None:
         stats, solver = self.stats, self.solver
@@ -306,6 +323,7 @@ class _Run:
             "time": stats.elapsed_time,
             "accuracy": accuracy,
             **solver.extra,
+            **self.batches.policy.row(),
         }
         stats.history.append(**row)
         self.log.row(stats.iter, self.log_values(row))
@@ -327,6 +345,7 @@ class _Run:
         stats.message = message or STATUSES[stats.status]
         stats.state = self.state() if status not in ("exception", "unbounded") else None
         stats.solver_specific.update(solver.solver_specific)
+        stats.solver_specific.update(self.batches.policy.summary())
         if self.epoch0 is not None:
             stats.solver_specific["epochs"] = self.epochs()
         if self.cadence.active:

@@ -29,11 +29,12 @@ same. A fixed problem (no minibatches) has no samples: its curvature is the whol
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from minidnn.solvers.core import Batches, Budget, NonFinite, Solver, dot
+from minidnn.solvers.adaptive_sampling import SamplingParameters
+from minidnn.solvers.core import Batches, Budget, NonFinite, Solver, StateError, checked_scalar, dot
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import FRACTION, POSITIVE, Integer, Number, OneOf, declared, parameter
 
@@ -43,7 +44,7 @@ CURVATURES = ("gauss_newton", "hessian")
 
 
 @declared
-class HessianFreeParameters:
+class HessianFreeParameters(SamplingParameters):
     """hessian_free's parameters (Martens 2010; Byrd, Chin, Neveitt and Nocedal 2011)."""
 
     curvature: str = parameter(
@@ -179,6 +180,20 @@ class HessianFree(Solver):
         self.damping = params.damping
         self.previous: Any = None
         self.step = self.damping
+
+    def state(self) -> dict[str, Any]:
+        """λ and the previous CG solution, the next CG's start (None before the first step and after a
+        rejected one)."""
+        return {"damping": self.damping, "previous": self.previous}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        damping = checked_scalar(self.name, state, "damping", 0.0)
+        if not damping > 0:
+            raise StateError(f"{self.name}: the state's 'damping' must be > 0, got {damping!r}")
+        if "previous" not in state:
+            raise StateError(f"{self.name}: the state has no 'previous'")
+        previous = None if state["previous"] is None else self.checked_array(state, "previous", self.x)
+        self.damping, self.previous, self.step = damping, previous, damping
 
     def iterate(self) -> str | None:
         if self.grad_norm == 0.0:  # CG's direction is 0: no step can move x (gradient test off)

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from minidnn.nlpmodels import InverseLBFGSOperator
+from minidnn.solvers.adaptive_sampling import SamplingParameters
 from minidnn.solvers.core import Batches, Budget, NonFinite, Solver, StateError
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.line_search import Line, LineSearchResult, armijo_wolfe, strong_wolfe
@@ -38,7 +39,7 @@ from minidnn.solvers.parameters import (
 
 
 @declared
-class LBFGSParameters:
+class LBFGSParameters(SamplingParameters):
     """L-BFGS's parameters (JSOSolvers.jl's defaults; the line search's are SolverTools.jl's)."""
 
     mem: int = parameter(5, "pairs kept", Integer(1), source="JSOSolvers.jl lbfgs: mem = 5")

@@ -24,6 +24,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from minidnn.solvers.adaptive_sampling import SamplingParameters
 from minidnn.solvers.core import Batches, Budget, Solver, StateError
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import FRACTION, Derived, Number, declared, machine_eps, parameter
@@ -31,7 +32,7 @@ from minidnn.solvers.trust_region import reductions
 
 
 @declared
-class R2Parameters:
+class R2Parameters(SamplingParameters):
     """R2's parameters (JSOSolvers.jl's defaults)."""
 
     eta1: float | None = parameter(

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from minidnn.solvers.adaptive_sampling import SamplingParameters
 from minidnn.solvers.core import Batches, Budget, Solver, StateError, checked_scalar
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import Derived, Integer, declared, machine_eps, parameter
@@ -32,7 +33,7 @@ from minidnn.solvers.trust_region import Reductions, TrustRegion, initial_radius
 
 
 @declared
-class TrunkParameters:
+class TrunkParameters(SamplingParameters):
     """trunk's parameters (JSOSolvers.jl's defaults)."""
 
     cg_max_iter: int | None = parameter(

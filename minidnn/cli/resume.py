@@ -97,8 +97,11 @@ def position_model(nlp: NeuralNetModel, source: Path, resumed: Checkpoint, setti
         saved["full_epochs"] = resumed.state["epoch"] if settings.full_batch else 0
         saved["minibatches"] = {**saved["minibatches"], "epoch": resumed.state["epoch"], "batch": 0}
     try:
+        size = saved.get("minibatches", {}).get("batch_size") if isinstance(saved, dict) else None
+        if isinstance(size, int) and size != nlp.batch_size:  # grown by batch_policy="norm_test"
+            nlp.set_batch_size(size)
         nlp.restore_batch_state(saved)
-    except (DatasetError, ValueError, TypeError) as err:
+    except (DatasetError, ValueError, TypeError, AttributeError) as err:
         raise unusable(source, err) from None
 
 
