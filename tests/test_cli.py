@@ -205,6 +205,20 @@ def test_compare_budget_in_iterations(tmp_path):
     assert record["settings"]["max_iter"] == 4 and record["settings"]["points"] == 2
 
 
+def test_compare_credits_a_growing_batch_with_every_sample_it_drew(tmp_path, capsys):
+    code = main(["compare", "--dataset", "digits", "--model", "mlp", "--solvers", "lbfgs",
+                 "--batch-size", "8", "--batch-policy", "norm_test", "--max-iter", "12", "--points", "2",
+                 "--out", str(tmp_path / "c")])  # fmt: skip
+    assert code == 0
+    result = _strict_json(tmp_path / "c" / "compare.json")["results"]["lbfgs"]
+    samples = sum(result["history"]["samples"])
+    assert result["history"]["batch"][-1] > 8
+    assert result["epochs"] <= samples / 1442 <= result["epochs"] + 1  # the last pass is unfinished
+    assert 0 < result["epochs"] < 1  # no pass completed: the samples drawn again after each growth
+    row = next(line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("lbfgs "))
+    assert row[3] == f"{result['epochs']:.2f}"
+
+
 def test_compare_applies_a_parameter_flag_to_the_solvers_that_have_it(tmp_path):
     code = main(["compare", "--dataset", "digits", "--model", "mlp", "--solvers", "adam,lbfgs,lsr1",
                  "--max-iter", "2", "--mem", "3", "--points", "2", "--out", str(tmp_path / "c")])  # fmt: skip

@@ -52,7 +52,7 @@ class Outcome:
     status: str
     message: str
     iterations: int
-    epochs: int
+    epochs: float
     time: float
     counters: dict[str, int]
     test_accuracy: float | None
@@ -234,7 +234,7 @@ def run_one(settings: RunSettings, train: datasets.Dataset, test: datasets.Datas
         status=stats.status,
         message=stats.message,
         iterations=stats.iter,
-        epochs=nlp.epoch,
+        epochs=stats.solver_specific.get("epochs") or nlp.epoch,
         time=stats.elapsed_time,
         counters=dict(stats.counters),
         test_accuracy=test_accuracy,
@@ -254,7 +254,7 @@ def _row(outcome: Outcome) -> str:
         outcome.solver,
         outcome.status,
         outcome.iterations,
-        outcome.epochs,
+        f"{outcome.epochs:g}" if float(outcome.epochs).is_integer() else f"{outcome.epochs:.2f}",
         c.get("neval_obj", 0),
         c.get("neval_grad", 0),
         c.get("neval_hprod", 0),
