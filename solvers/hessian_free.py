@@ -21,7 +21,9 @@ change) and its sub-sample S, the first ⌈``curvature_fraction`` |X|⌉ samples
    f(x + αd) ≤ f(x) + 10⁻² α gᵀd; no step when none is found (λ has grown in step 4, and the next
    CG starts from 0).
 
-Batches: with ``resample`` the sub-sample changes with the batch; on one fixed batch (or in full
+Batches: when the batch moves after the iteration (``resample``), f and ∇f at x + αd are evaluated
+on the next batch only (the driver's refresh), one gradient per iteration. With ``resample`` the
+sub-sample changes with the batch; on one fixed batch (or in full
 batch, where S is the first ⌈``curvature_fraction`` n⌉ training samples, in file order) it stays the
 same. A fixed problem (no minibatches) has no samples: its curvature is the whole Hessian.
 """
@@ -209,6 +211,9 @@ class HessianFree(Solver):
         point = x + alpha * d
         if self.rounds_to_same(x, point):
             return "small_step"
+        if self.batches.moving:  # f, ∇f at the new point are needed on the next batch only
+            self.x, self.batch_version = point, None
+            return None
         self.x, (self.f, self.g, self.grad_norm) = point, self.evaluate(point)
         return None
 
