@@ -11,8 +11,9 @@ a solver may then leave f and ∇f at its new iterate unevaluated (``batch_versi
 driver calls ``refresh()`` right after the move, on the new batch, so no gradient is computed on a
 batch that is about to be left.
 
-``iterate()`` replaces ``x`` only once f and ∇f at the new point are known to be finite: after a
-:class:`NonFinite` error, ``x`` is the last finite iterate.
+``iterate()`` replaces ``x`` only once f and ∇f at the new point are known to be finite (f alone
+when it leaves ∇f to the new batch): after a :class:`NonFinite` error, ``x`` is the last finite
+iterate.
 
 State: ``state()`` returns what a method carries from one iteration to the next besides x, f and ∇f
 (which ``start()`` recomputes at x): the attributes named by ``state_arrays`` (vectors on the model's
