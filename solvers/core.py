@@ -6,9 +6,14 @@ A solver object holds the current iterate ``x``, ``f`` = f(x), ``g`` = ∇f(x) a
 (:mod:`minidnn.solvers.driver`) calls ``start()`` once, then ``iterate()`` until a stopping rule
 fires; before each iteration it calls ``refresh()`` when the model moved to another minibatch, so
 that a ratio test, a line search or a quasi-Newton pair never mixes values from two batches.
+During an iteration after which the driver moves to the next minibatch, ``batches.moving`` is True:
+a solver may then leave f and ∇f at its new iterate unevaluated (``batch_version = None``), and the
+driver calls ``refresh()`` right after the move, on the new batch, so no gradient is computed on a
+batch that is about to be left.
 
-``iterate()`` replaces ``x`` only once f and ∇f at the new point are known to be finite: after a
-:class:`NonFinite` error, ``x`` is the last finite iterate.
+``iterate()`` replaces ``x`` only once f and ∇f at the new point are known to be finite (f alone
+when it leaves ∇f to the new batch): after a :class:`NonFinite` error, ``x`` is the last finite
+iterate.
 
 State: ``state()`` returns what a method carries from one iteration to the next besides x, f and ∇f
 (which ``start()`` recomputes at x): the attributes named by ``state_arrays`` (vectors on the model's
@@ -161,6 +166,8 @@ class Batches:
         self.minibatched = draws_minibatches(nlp)
         self.has_accuracy = measures_accuracy(nlp) and test_split
         self.policy = policy if policy is not None else FixedSize(nlp)
+        self.moving = False
+        """True during an iteration after which the driver moves to the next minibatch."""
 
     @property
     def version(self) -> int:

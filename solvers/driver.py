@@ -36,7 +36,9 @@ the time budget ends the run when it is spent on any process, at the same iterat
     ``"epoch"``      a new minibatch every ``batches_per_epoch`` iterations
     ``k`` (int)      a new minibatch every k iterations
 The move happens at the end of an iteration; f and ∇f are re-evaluated on the new batch at the
-start of the next one, so a run that stops there wastes no evaluation.
+start of the next one, so a run that stops there wastes no evaluation. A solver that knows of the
+move (``batches.moving``) may skip its own evaluation at the new iterate; the driver then
+re-evaluates right after the move (see :mod:`~.core`).
 
 ``eval_every``:
     ``"epoch"``      at the iteration that completes an epoch, when the model has ``accuracy``
@@ -225,10 +227,13 @@ class _Run:
                 self.between_iterations = False
                 if solver.batch_version != self.batches.version:
                     solver.refresh()
+                self.batches.moving = self.resample.due(self.continued.iterations + stats.iter + 1)
                 status = solver.iterate()
                 stats.iter += 1
-                if self.resample.due(self.continued.iterations + stats.iter):
+                if self.batches.moving:
                     self.batches.advance()
+                    if solver.batch_version is None:  # f, ∇f at the new iterate left to the new batch
+                        solver.refresh()
                 self.between_iterations = True
                 self.after_iteration(status)
         except NonFinite as err:

@@ -21,9 +21,11 @@ change) and its sub-sample S, the first ⌈``curvature_fraction`` |X|⌉ samples
    f(x + αd) ≤ f(x) + 10⁻² α gᵀd; no step when none is found (λ has grown in step 4, and the next
    CG starts from 0).
 
-Batches: with ``resample`` the sub-sample changes with the batch; on one fixed batch (or in full
-batch, where S is the first ⌈``curvature_fraction`` n⌉ training samples, in file order) it stays the
-same. A fixed problem (no minibatches) has no samples: its curvature is the whole Hessian.
+Batches: when the batch moves after the iteration (``resample``), f and ∇f at x + αd are evaluated
+on the next batch only (the driver's refresh): one gradient per iteration. With ``resample`` the
+sub-sample changes with the batch; on one fixed batch (or in full batch, where S is the first
+⌈``curvature_fraction`` n⌉ training samples, in file order) it stays the same. A fixed problem (no
+minibatches) has no samples: its curvature is the whole Hessian.
 """
 
 from __future__ import annotations
@@ -74,7 +76,9 @@ class HessianFreeParameters(SamplingParameters):
         Integer(1),
         source="a cap for minibatches, where each CG step costs a curvature product and the batch "
         "gradient's noise makes a finer solve useless (LeNet-5 on MNIST, batch 100: 10 did better than "
-        "50 at equal time); Martens 2010 §4.4 allows 250 on large batches",
+        "50 at equal time; with one gradient per iteration, after about 23 s of one core, test accuracy "
+        "0.961, 0.962, 0.938 with 10 against 0.967, 0.951, 0.928 with 5 on three seeds, and 0.941 with "
+        "20 on the first); Martens 2010 §4.4 allows 250 on large batches",
     )
     cg_epsilon: float = parameter(
         5e-4,
@@ -224,6 +228,9 @@ class HessianFree(Solver):
         point = x + alpha * d
         if self.rounds_to_same(x, point):
             return "small_step"
+        if self.batches.moving:  # f, ∇f at the new point are needed on the next batch only
+            self.x, self.batch_version = point, None
+            return None
         self.x, (self.f, self.g, self.grad_norm) = point, self.evaluate(point)
         return None
 

@@ -6,16 +6,19 @@ L-BFGS on minibatches fails when a curvature pair mixes samples: y = ∇f_{S_{k+
 takes each step on one sample S_k but builds the pair from the overlap O_k of S_k and the next
 sample only, y_k = ∇f_{O_k}(x_{k+1}) - ∇f_{O_k}(x_k), so both gradients see the same data.
 
-Realisation on a model's minibatches (``NeuralNetModel.objgrad_samples``): S_k is the current batch
-B_k of m samples and O_k its last r = ⌈``overlap`` m⌉ samples. Each iteration:
+Realisation on a model's minibatches (``NeuralNetModel.objgrad_samples``): B_k is the current batch
+of m samples and O_k its last r = ⌈``overlap`` m⌉ samples (the whole batch by default). Each
+iteration:
 
-1. ∇f_{S_k}(x_k) is assembled from the two parts [0, m - r) and [m - r, m), so ∇f_{O_k}(x_k)
-   costs nothing extra;
-2. d = -H ∇f_{S_k}(x_k), H the inverse L-BFGS matrix of the last ``mem`` pairs
-   (``nlpmodels.InverseLBFGSOperator``, scaled by sᵀy / yᵀy of the newest pair);
-3. α: the first of ``lr``·(1/2)^j, j ≤ ``bk_max``, with f_{S_k}(x_k + αd) ≤ f_{S_k}(x_k) + 10⁻⁴ α gᵀd
-   (Armijo on the batch of the step; Nocedal and Wright, Numerical Optimization, §3.1, c₁ = 10⁻⁴);
-   none: the memory is cleared and no step is taken;
+1. ∇f_{B_k}(x_k) is assembled from the two parts [0, m - r) and [m - r, m), so ∇f_{O_k}(x_k)
+   costs nothing extra (one pass when r = m);
+2. d = -H g_k, H the inverse L-BFGS matrix of the last ``mem`` pairs (``nlpmodels.InverseLBFGSOperator``,
+   scaled by sᵀy / yᵀy of the newest pair), g_k the gradient on the step's sample S_k (below);
+3. α: with ``line_search="armijo"``, the first of ``lr``·(1/2)^j, j ≤ ``bk_max``, with
+   f_{S_k}(x_k + αd) ≤ f_{S_k}(x_k) + 10⁻⁴ α g_kᵀd (Nocedal and Wright, Numerical Optimization,
+   §3.1, c₁ = 10⁻⁴); with ``"fixed"``, α = ``lr`` without evaluating f (the constant steplength of
+   the paper's Algorithm 1). No step (the memory is cleared) when g_kᵀd ≥ 0 or no Armijo step is
+   found;
 4. ∇f_{O_k}(x_{k+1}) on the same batch, and the pair (s_k, y_k) = (αd, ∇f_{O_k}(x_{k+1}) -
    ∇f_{O_k}(x_k)), with ``pair_rule``:
 
@@ -27,14 +30,20 @@ B_k of m samples and O_k its last r = ⌈``overlap`` m⌉ samples. Each iteratio
    - ``"skip"``: the pair is kept only when sᵀy > √eps ‖s‖ ‖y‖ (the scale-invariant curvature rule
      of ``InverseLBFGSOperator``: unchanged by a multiple of f or a rescaling of x, where the
      paper's sᵀy > ε‖s‖² is not);
-5. the model moves to the next batch, and f, ∇f at x_{k+1} are evaluated there (step 1 again).
+5. the model moves to the next batch B_{k+1}, and f, ∇f at x_{k+1} are evaluated there (step 1 again).
 
-In the paper O_k also belongs to S_{k+1}, so ∇f_{O_k}(x_{k+1}) is part of the next step's gradient.
-Here batches do not overlap, so that evaluation is the price of the consistent pair: r/m of a batch
-gradient per iteration, against a second whole gradient per step for an L-BFGS that re-evaluates
-on one batch (``solvers.lbfgs`` with ``resample``). Like the other stochastic solvers it takes one
-step per minibatch. On a model without ``objgrad_samples`` (a fixed problem, another minibatch
-model) the overlap is the whole batch.
+The step's sample S_k: in the paper O_k also belongs to S_{k+1}, so ∇f_{O_k}(x_{k+1}) is part of the
+next step's gradient. With a constant steplength so it is here: S_{k+1} = O_k ∪ B_{k+1}, f and g
+its sample means (weights r and m), and the overlap's evaluation at x_{k+1} serves twice. With the
+Armijo search, S_{k+1} = B_{k+1}: its trial values need f on all of S_{k+1}, and O_k lies in a batch
+the model has left. The overlap then costs r/m of a batch gradient per iteration.
+
+Overlap r = m (the default) takes each pair from the whole batch, as the online L-BFGS of
+Schraudolph, Yu and Günter (AISTATS 2007): two whole-batch gradients per step, which on LeNet-5
+(batch 100) trained better at equal time than r = m/4 or m/2 with their split passes (measured; see
+the parameter records). Like the other stochastic solvers it takes one step per minibatch. On a
+model without ``objgrad_samples`` (a fixed problem, another minibatch model) the overlap is the
+whole batch.
 """
 
 from __future__ import annotations
@@ -51,18 +60,28 @@ ARMIJO_C = 1e-4  # Nocedal and Wright §3.1: c₁ = 10⁻⁴
 SHRINK = 0.5  # halving the step (Nocedal and Wright §3.1, backtracking)
 POWELL_LOW, POWELL_THETA = 0.2, 0.8  # Powell 1978; Nocedal and Wright, Procedure 18.2
 PAIR_RULES = ("powell", "skip")
+LINE_SEARCHES = ("armijo", "fixed")
 
 
 @declared
 class MultiBatchLBFGSParameters:
     """multibatch_lbfgs's parameters (Berahas, Nocedal and Takáč 2016)."""
 
-    mem: int = parameter(5, "pairs kept", Integer(1), source="as lbfgs: JSOSolvers.jl mem = 5")
+    mem: int = parameter(
+        50,
+        "pairs kept",
+        Integer(1),
+        source="measured, LeNet-5 on MNIST, batch 100, overlap 1, Armijo: test accuracy 0.975 with 50 "
+        "pairs and 0.964 with 20 after 800 steps; with constant steps 0.944 (50), 0.936 (100), 0.929 (20) "
+        "and 0.873 (5) after 300",
+    )
     overlap: float = parameter(
-        0.25,
+        1.0,
         "fraction of each batch in the overlap that gives the curvature pair",
         Number(0.0, 1.0, low_open=True),
-        source="a quarter; Berahas, Nocedal and Takáč 2016 §4 vary it",
+        source="measured (Berahas, Nocedal and Takáč 2016 §4 vary it): LeNet-5 on MNIST, batch 100, "
+        "Armijo, mem 50, at equal time (about 24 s of one quiet core): 0.975 test accuracy with 1, "
+        "0.955 with 1/2; with constant steps, 1/4 and 1/2 diverged where 1 did not",
     )
     pair_rule: str = parameter(
         "powell",
@@ -72,12 +91,21 @@ class MultiBatchLBFGSParameters:
     )
     lr: float = parameter(
         1.0,
-        "first trial step length of the Armijo backtracking",
+        "step length: the first Armijo trial, or the constant step (line_search='fixed')",
         POSITIVE,
         source="the unit quasi-Newton step, Nocedal and Wright §7.2",
     )
     bk_max: int = parameter(
         10, "Armijo backtracks (halvings) before the step is abandoned", Integer(0), source="halving"
+    )
+    line_search: str = parameter(
+        "armijo",
+        "armijo (backtracking from lr on the step's sample) or fixed (α = lr, no evaluation of f)",
+        OneOf(LINE_SEARCHES),
+        source="fixed: the constant steplength of Berahas, Nocedal and Takáč 2016, Algorithm 1; armijo "
+        "by default, measured (LeNet-5 on MNIST, batch 100): it takes α = lr in 94% of the steps for one "
+        "objective evaluation each, trains as well at equal time (0.975 against 0.968 test accuracy), "
+        "and constant steps diverged twice (overlap 1/4 and 1/2)",
     )
 
 
@@ -97,16 +125,22 @@ class MultiBatchLBFGS(Solver):
         self.memory = InverseLBFGSOperator(meta.nvar, mem=params.mem, dtype=meta.dtype, backend=meta.backend)
         self.by_parts = hasattr(nlp, "objgrad_samples") and hasattr(nlp, "batch_samples")
         self.g_overlap: Any = None
+        self.carries = params.line_search == "fixed"
         self.pairs = 0
         self.skipped = 0
 
     def refresh(self) -> None:
         self.move_to(self.x)
 
-    def move_to(self, point: Any) -> None:
-        """x ← ``point`` with f, ∇f and ∇f_O there on the current batch, once they are known finite."""
+    def move_to(self, point: Any, carried: tuple[float, Any, float] | None = None) -> None:
+        """x ← ``point`` with f, ∇f and ∇f_O there on the current batch, once they are known finite;
+        ``carried`` = (f_O, ∇f_O, |O|/|B|) of the previous overlap at ``point`` joins the sample S."""
         version = self.batches.version
         f, g, g_overlap = self.batch_gradient(point)
+        if carried is not None:
+            f_carried, g_carried, share = carried
+            w = share / (1.0 + share)
+            f, g = (1.0 - w) * f + w * f_carried, (1.0 - w) * g + w * g_carried
         grad_norm = self.checked_grad_norm(f, g)
         self.x, self.f, self.g, self.g_overlap, self.grad_norm = point, f, g, g_overlap, grad_norm
         self.batch_version = version
@@ -115,7 +149,7 @@ class MultiBatchLBFGS(Solver):
         x, g = self.x, self.g
         d = -self.memory.matvec(g)
         slope = self.dot(g, d)
-        alpha, backtracks = self.armijo(d, slope) if slope < 0 else (0.0, 0)
+        alpha, backtracks = self.steplength(d, slope)
         self.extra = {"bk": backtracks, "mem": self.memory.npairs, "pairs": self.pairs}
         self.step = alpha
         self.solver_specific.update(pairs=self.pairs, skipped_pairs=self.skipped)
@@ -152,7 +186,10 @@ class MultiBatchLBFGS(Solver):
             self.x, self.f, self.g, self.g_overlap = point, f, g, g
             self.grad_norm = self.checked_grad_norm(f, g)
             return
-        self.move_to(point)
+        carried = None
+        if self.batches.version != version and overlap_at_point is not None and self.carries:
+            carried = (*overlap_at_point, self.params.overlap if self.by_parts else 1.0)
+        self.move_to(point, carried)
 
     def batch_gradient(self, x: Any) -> tuple[float, Any, Any]:
         """(f_S(x), ∇f_S(x), ∇f_O(x)) on the current batch S, ∇f_O from the same passes."""
@@ -191,6 +228,15 @@ class MultiBatchLBFGS(Solver):
 
     def overlap_size(self, m: int) -> int:
         return min(m, max(1, math.ceil(self.params.overlap * m)))
+
+    def steplength(self, d: Any, slope: float) -> tuple[float, int]:
+        """(α, backtracks): 0 when d is not a descent direction, else ``lr`` (``line_search="fixed"``)
+        or the Armijo step."""
+        if not slope < 0:
+            return 0.0, 0
+        if self.params.line_search == "fixed":
+            return self.params.lr, 0
+        return self.armijo(d, slope)
 
     def armijo(self, d: Any, slope: float) -> tuple[float, int]:
         """The first α = lr·(1/2)^j (j ≤ bk_max) with f(x + αd) ≤ f(x) + 10⁻⁴ α gᵀd on the current

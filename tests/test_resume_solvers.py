@@ -106,7 +106,7 @@ def test_a_nan_moment_is_refused(digits):
 def test_a_run_interrupted_inside_an_iteration_has_no_state(digits):
     def interrupt(nlp, solver, stats):
         if stats.iter == 2:
-            solver.update = lambda x, g: (_ for _ in ()).throw(KeyboardInterrupt)
+            solver.advance = lambda x, g: (_ for _ in ()).throw(KeyboardInterrupt)
 
     stats = solvers.adam(model(digits), max_iter=5, callback=interrupt, **common({}))
     assert stats.status == "user" and stats.iter == 2 and stats.state is None

@@ -43,9 +43,15 @@ def segments(model: MinibatchLogistic, recorder: Recorder):
 
 def check_reference_first(model: MinibatchLogistic, recorder: Recorder, swapped_before: set[int]) -> None:
     """Iteration k runs on one batch; it starts by re-evaluating f and ∇f at x_{k-1} exactly when the
-    batch changed after iteration k - 1 (the iterations in ``swapped_before``)."""
+    batch changed after iteration k - 1 (the iterations in ``swapped_before``). A solver told of the
+    move (``batches.moving``) may leave that evaluation to the driver, right after the move: it then
+    ends iteration k - 1's evaluations, on the next batch, and counts as iteration k's."""
     previous = model.log[recorder.marks[0][1] - 1].version
+    deferred: list = []
     for k, (evaluations, x_prev, version) in enumerate(segments(model, recorder), start=1):
+        evaluations, deferred = deferred + list(evaluations), []
+        if len(evaluations) > 1 and evaluations[-1].version != evaluations[-2].version:
+            evaluations, deferred = evaluations[:-1], evaluations[-1:]
         assert evaluations, f"iteration {k} evaluated nothing"
         assert {e.version for e in evaluations} == {version}, f"iteration {k} mixed batches"
         assert (version != previous) == (k - 1 in swapped_before)

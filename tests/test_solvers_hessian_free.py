@@ -94,3 +94,31 @@ def test_hessian_curvature_on_a_network_uses_sub_sampled_hessian_products(digits
     stats = solvers.minimize(nlp, "hessian_free", curvature="hessian", curvature_fraction=0.2, max_iter=3)
     assert stats.counters["neval_hprod"] > stats.iter and stats.counters["neval_ghprod"] == 0
     assert stats.objective < nlp.obj(nlp.meta.x0)
+
+
+def test_one_gradient_per_iteration_when_the_batch_moves_after_each_and_the_same_iterates(digits):
+    def run(**options):
+        nlp = NeuralNetModel(models.mlp([64, 16, 10], seed=2), *digits, batch_size=50)
+        stats = solvers.hessian_free(nlp, max_iter=8, atol=0, rtol=0, eval_every=None, **options)
+        return stats, nlp
+
+    moving, nlp = run(resample="iteration")
+    steps = sum(1 for bk in moving.history["bk"][1:] if bk < HessianFreeParameters().bk_max)
+    assert nlp.batch_version == moving.iter == 8 and steps > 0
+    assert moving.counters["neval_grad"] == 1 + moving.iter  # the start, then one on each new batch
+    unannounced, other = run(callback=lambda model, solver, stats: stats.iter and model.next_minibatch())
+    assert other.batch_version == 8
+    assert numpy.array_equal(moving.solution, unannounced.solution)
+    # also at x + αd on the old batch, and no refresh after the last move (the run ends there)
+    assert unannounced.counters["neval_grad"] == moving.iter + steps
+    assert moving.objective == pytest.approx(nlp.obj(moving.solution), rel=1e-6)
+
+
+def test_on_one_batch_the_gradient_at_each_new_point_comes_with_the_step(digits):
+    nlp = NeuralNetModel(models.mlp([64, 16, 10], seed=2), *digits, batch_size=50)
+    stats = solvers.hessian_free(nlp, max_iter=6, atol=0, rtol=0, eval_every=None)
+    steps = sum(1 for step in numpy.diff(numpy.asarray(stats.history["f"])) if step != 0)
+    assert nlp.batch_version == 0 and steps > 0
+    assert stats.counters["neval_grad"] == 1 + steps
+    f, g = nlp.objgrad(stats.solution)
+    assert stats.objective == f and numpy.array_equal(stats.gradient, g)

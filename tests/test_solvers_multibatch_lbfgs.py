@@ -50,11 +50,43 @@ def test_each_pair_is_the_gradient_change_on_the_overlap_of_its_batch(monkeypatc
 
 def test_one_step_per_minibatch_at_the_cost_of_one_batch_gradient_and_the_overlap():
     nlp = NeuralNetModel(net(), synthetic(), batch_size=8, dtype="float64")
-    stats = solvers.multibatch_lbfgs(nlp, max_iter=6, atol=0, rtol=0, eval_every=None)
+    options = {"overlap": 0.25, "line_search": "armijo", "atol": 0, "rtol": 0, "eval_every": None}
+    stats = solvers.multibatch_lbfgs(nlp, max_iter=6, **options)
     assert nlp.batch_version == stats.iter == 6
     # each batch in two parts (rest and overlap), then the overlap again at the new point
     assert stats.counters["neval_grad"] == 2 + 3 * stats.iter
     assert stats.history["step"][1:] and all(t > 0 for t in stats.history["step"][1:])
+    whole = solvers.multibatch_lbfgs(NeuralNetModel(net(), synthetic(), batch_size=8), max_iter=6)
+    assert whole.counters["neval_grad"] == 1 + 2 * whole.iter  # overlap 1: the batch at x_k, then at x_{k+1}
+
+
+def test_with_constant_steps_the_gradient_joins_the_previous_overlap_to_the_new_batch():
+    data = synthetic()
+    nlp = NeuralNetModel(net(), data, batch_size=8, shuffle=False, dtype="float64")
+    seen = []
+    record = lambda n, s, st: seen.append((s.x.copy(), s.g.copy(), s.f))  # noqa: E731
+    options = {"overlap": 0.25, "line_search": "fixed", "atol": 0, "rtol": 0, "eval_every": None}
+    solvers.multibatch_lbfgs(nlp, max_iter=2, callback=record, **options)
+
+    def part(start, stop):
+        rows = Dataset(data.x[start:stop], data.y[start:stop], data.classes, "part", "train")
+        return NeuralNetModel(net(), rows, batch_size=stop - start, full_batch=True, dtype="float64")
+
+    for k in (1, 2):  # S_k = O_{k-1} (last 2 samples of batch k-1) and batch k: 2 + 8 samples
+        x, g, f = seen[k]
+        overlap, batch = part(8 * k - 2, 8 * k), part(8 * k, 8 * k + 8)
+        expected = (2 * overlap.grad(x) + 8 * batch.grad(x)) / 10
+        numpy.testing.assert_allclose(g, expected, rtol=1e-10, atol=1e-14)
+        assert f == pytest.approx((2 * overlap.obj(x) + 8 * batch.obj(x)) / 10, rel=1e-12)
+
+
+def test_a_fixed_steplength_evaluates_no_objective_beyond_the_gradients():
+    nlp = NeuralNetModel(net(), synthetic(), batch_size=8, dtype="float64")
+    stats = solvers.multibatch_lbfgs(nlp, max_iter=6, line_search="fixed", lr=0.5, atol=0, rtol=0)
+    assert stats.counters["neval_obj"] == stats.counters["neval_grad"]
+    assert stats.history["step"][1:] == [0.5] * 6
+    armijo = solvers.multibatch_lbfgs(NeuralNetModel(net(), synthetic(), batch_size=8), max_iter=6)
+    assert armijo.counters["neval_obj"] > armijo.counters["neval_grad"]
 
 
 def test_on_a_fixed_problem_it_is_lbfgs_with_armijo_backtracking():
