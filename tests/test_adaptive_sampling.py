@@ -177,7 +177,12 @@ def test_a_fixed_batch_counts_epochs_as_before():
     [  # saved: the state's (evaluated, grouped), how the start of the continued run evaluates
         ("lbfgs", {"resample": "iteration"}, 11, (False, False)),
         ("lbfgs", {"resample": 2}, 11, (True, False)),
-        ("hessian_free", {"resample": "iteration", "test_every": 2}, 11, (False, False)),
+        (
+            "hessian_free",
+            {"resample": "iteration", "test_every": 2},
+            11,
+            (True, False),
+        ),  # evaluated after the move
         ("r2", {"resample": 2, "test_every": 3}, 13, (True, True)),  # a rejected step: g from the groups
         ("lsr1", {"resample": "iteration", "cg_max_iter": 5}, 11, (False, False)),
         ("trunk", {"resample": 2, "cg_max_iter": 5}, 11, (True, False)),
