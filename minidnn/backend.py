@@ -117,6 +117,12 @@ class Backend:
     def __repr__(self) -> str:
         return f"Backend({self.name!r})"
 
+    def apply_into(self, function: str, out: Any, *operands: Any) -> Any:
+        """out ← ``xp.<function>(*operands)``, written into ``out`` (elementwise functions, e.g.
+        "multiply", "sqrt", "divide"); returns ``out``. NumPy and CuPy write through ``out=``, with no
+        temporary."""
+        return getattr(self.xp, function)(*operands, out=out)
+
     # -- dtype policy ---------------------------------------------------------------------------
     def dtype(self, dtype: Any = None) -> Any:
         """The backend dtype for ``None`` (float32), a name ("float32", "float64") or a dtype."""
@@ -292,6 +298,11 @@ class StrictBackend(Backend):
 
     def _to_host(self, a: Any) -> numpy.ndarray:
         return numpy.asarray(self.xp.asarray(a, device=self._cpu), copy=True)
+
+    def apply_into(self, function: str, out: Any, *operands: Any) -> Any:
+        """The standard has no ``out=``: the result is computed, then assigned (one temporary)."""
+        out[...] = getattr(self.xp, function)(*operands)
+        return out
 
     def add_at(self, a: Any, index: Any, values: Any) -> Any:
         """Basic indices only: they never repeat, so ``a[index] += values`` is exact.

@@ -12,7 +12,7 @@ from typing import Any
 from minidnn.solvers.core import Batches, Budget
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import POSITIVE, declared, parameter
-from minidnn.solvers.stochastic import StochasticSolver, clip_parameter, scaled_by_root, squared
+from minidnn.solvers.stochastic import StochasticSolver, clip_parameter
 
 
 @declared
@@ -38,8 +38,8 @@ class Adagrad(StochasticSolver):
         self.sum_squares = self.xp.zeros_like(self.x)
 
     def advance(self, x: Any, g: Any) -> None:
-        self.sum_squares += squared(self.scratch, g)
-        x -= scaled_by_root(self.scratch, self.params.lr, g, self.sum_squares, self.params.eps)
+        self.sum_squares += self.squared(self.scratch, g)
+        x -= self.scaled_by_root(self.scratch, self.params.lr, g, self.sum_squares, self.params.eps)
 
 
 adagrad = solver_function(Adagrad)

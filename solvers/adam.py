@@ -13,14 +13,7 @@ from typing import Any
 from minidnn.solvers.core import Batches, Budget
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import FRACTION, POSITIVE, Pair, declared, parameter
-from minidnn.solvers.stochastic import (
-    StochasticSolver,
-    clip_parameter,
-    moving_average,
-    reciprocal_root,
-    scaled,
-    squared,
-)
+from minidnn.solvers.stochastic import StochasticSolver, clip_parameter
 
 
 @declared
@@ -54,9 +47,9 @@ class Adam(StochasticSolver):
 
     def advance(self, x: Any, g: Any) -> None:
         (beta1, beta2), t, s = self.params.betas, self.t, self.scratch
-        moving_average(self.first, beta1, g, s)
-        moving_average(self.second, beta2, squared(s, g), s)
-        reciprocal_root(scaled(s, self.second, 1.0 / (1.0 - beta2**t)), outside=self.params.eps)
+        self.moving_average(self.first, beta1, g, s)
+        self.moving_average(self.second, beta2, self.squared(s, g), s)
+        self.reciprocal_root(self.scaled(s, self.second, 1.0 / (1.0 - beta2**t)), outside=self.params.eps)
         s *= self.first
         s *= self.params.lr / (1.0 - beta1**t)
         x -= s  # x - lr m̂ / (sqrt(v̂) + eps)

@@ -12,7 +12,7 @@ from typing import Any
 from minidnn.solvers.core import Batches, Budget
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import FRACTION, POSITIVE, declared, parameter
-from minidnn.solvers.stochastic import StochasticSolver, clip_parameter, scaled
+from minidnn.solvers.stochastic import StochasticSolver, clip_parameter
 
 
 @declared
@@ -37,7 +37,7 @@ class Momentum(StochasticSolver):
 
     def advance(self, x: Any, g: Any) -> None:
         self.velocity *= self.params.gamma
-        self.velocity -= scaled(self.scratch, g, self.params.lr)
+        self.velocity -= self.scaled(self.scratch, g, self.params.lr)
         x += self.velocity
 
 

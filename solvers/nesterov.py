@@ -12,7 +12,6 @@ from typing import Any
 
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.momentum import Momentum
-from minidnn.solvers.stochastic import scaled
 
 
 class Nesterov(Momentum):
@@ -23,10 +22,10 @@ class Nesterov(Momentum):
 
     def advance(self, x: Any, g: Any) -> None:
         gamma, v = self.params.gamma, self.velocity
-        x -= scaled(self.scratch, v, gamma)
+        x -= self.scaled(self.scratch, v, gamma)
         v *= gamma
-        v -= scaled(self.scratch, g, self.params.lr)
-        x += scaled(self.scratch, v, 1.0 + gamma)
+        v -= self.scaled(self.scratch, g, self.params.lr)
+        x += self.scaled(self.scratch, v, 1.0 + gamma)
 
 
 nesterov = solver_function(Nesterov)

@@ -12,13 +12,7 @@ from typing import Any
 from minidnn.solvers.core import Batches, Budget
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import FRACTION, POSITIVE, declared, parameter
-from minidnn.solvers.stochastic import (
-    StochasticSolver,
-    clip_parameter,
-    moving_average,
-    scaled_by_root,
-    squared,
-)
+from minidnn.solvers.stochastic import StochasticSolver, clip_parameter
 
 
 @declared
@@ -45,8 +39,8 @@ class RMSprop(StochasticSolver):
         self.mean_squares = self.xp.zeros_like(self.x)
 
     def advance(self, x: Any, g: Any) -> None:
-        moving_average(self.mean_squares, self.params.rho, squared(self.scratch, g), self.scratch)
-        x -= scaled_by_root(self.scratch, self.params.lr, g, self.mean_squares, self.params.eps)
+        self.moving_average(self.mean_squares, self.params.rho, self.squared(self.scratch, g), self.scratch)
+        x -= self.scaled_by_root(self.scratch, self.params.lr, g, self.mean_squares, self.params.eps)
 
 
 rmsprop = solver_function(RMSprop)

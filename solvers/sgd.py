@@ -9,7 +9,7 @@ from typing import Any
 
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import POSITIVE, declared, parameter
-from minidnn.solvers.stochastic import StochasticSolver, clip_parameter, scaled
+from minidnn.solvers.stochastic import StochasticSolver, clip_parameter
 
 
 @declared
@@ -27,7 +27,7 @@ class SGD(StochasticSolver):
     parameters = SGDParameters
 
     def advance(self, x: Any, g: Any) -> None:
-        x -= scaled(self.scratch, g, self.params.lr)
+        x -= self.scaled(self.scratch, g, self.params.lr)
 
 
 sgd = solver_function(SGD)

@@ -68,41 +68,33 @@ class StochasticSolver(Solver):
         method's state in place; ``self.t`` counts steps from 1, ``self.scratch`` is free to use."""
         raise NotImplementedError
 
+    # -- in-place vector operations for the rules (one pass each through the backend's ``out=``) ----
+    def scaled(self, out: Any, a: Any, factor: float) -> Any:
+        """out ← factor·a; returns out."""
+        return self.backend.apply_into("multiply", out, a, factor)
 
-def scaled(out: Any, a: Any, factor: float) -> Any:
-    """out ← factor·a, in place; returns out."""
-    out[...] = a
-    out *= factor
-    return out
+    def squared(self, out: Any, a: Any) -> Any:
+        """out ← a² (elementwise); returns out."""
+        return self.backend.apply_into("multiply", out, a, a)
 
+    def moving_average(self, average: Any, decay: float, a: Any, scratch: Any) -> None:
+        """average ← decay·average + (1 - decay)·a, in place (``a`` may be ``scratch``)."""
+        average *= decay
+        average += self.scaled(scratch, a, 1.0 - decay)
 
-def squared(out: Any, a: Any) -> Any:
-    """out ← a² (elementwise), in place; returns out."""
-    out[...] = a
-    out *= a
-    return out
+    def reciprocal_root(self, out: Any, inside: float = 0.0, outside: float = 0.0) -> Any:
+        """out ← 1 / (sqrt(out + inside) + outside), in place; returns out."""
+        if inside:
+            out += inside
+        self.backend.apply_into("sqrt", out, out)
+        if outside:
+            out += outside
+        return self.backend.apply_into("divide", out, 1.0, out)
 
-
-def moving_average(average: Any, decay: float, a: Any, scratch: Any) -> None:
-    """average ← decay·average + (1 - decay)·a, in place (``a`` may be ``scratch``)."""
-    average *= decay
-    average += scaled(scratch, a, 1.0 - decay)
-
-
-def reciprocal_root(out: Any, inside: float = 0.0, outside: float = 0.0) -> Any:
-    """out ← 1 / (sqrt(out + inside) + outside), in place; returns out. (NumPy computes ``**= 0.5``
-    as sqrt and ``**= -1`` as a reciprocal.)"""
-    out += inside
-    out **= 0.5
-    out += outside
-    out **= -1.0
-    return out
-
-
-def scaled_by_root(out: Any, lr: float, g: Any, squares: Any, eps: float) -> Any:
-    """out ← lr·g / sqrt(squares + eps), in place (``out`` is neither g nor squares); returns out."""
-    out[...] = squares
-    reciprocal_root(out, inside=eps)
-    out *= g
-    out *= lr
-    return out
+    def scaled_by_root(self, out: Any, lr: float, g: Any, squares: Any, eps: float) -> Any:
+        """out ← lr·g / sqrt(squares + eps) (``out`` is neither g nor squares); returns out."""
+        out[...] = squares
+        self.reciprocal_root(out, inside=eps)
+        out *= g
+        out *= lr
+        return out

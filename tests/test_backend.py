@@ -146,3 +146,15 @@ def test_sliding_windows_match_a_loop(be, window, stride):
     assert got.shape == (2, 3, oh, ow, kh, kw)
     for i, j in np.ndindex(oh, ow):
         np.testing.assert_array_equal(got[:, :, i, j], x[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw])
+
+
+def test_apply_into_writes_the_result_into_out_and_keeps_its_dtype(be):
+    a = be.to_device(np.array([1.0, 4.0, 9.0]), dtype="float32")
+    out = be.zeros((3,), be.dtype("float32"))
+    assert be.apply_into("sqrt", out, a) is out
+    np.testing.assert_array_equal(be.to_host(out), [1.0, 2.0, 3.0])
+    be.apply_into("divide", out, 1.0, out)  # in place, a Python scalar first
+    np.testing.assert_allclose(be.to_host(out), [1.0, 0.5, 1 / 3], rtol=1e-7)
+    be.apply_into("multiply", out, a, 2.0)
+    np.testing.assert_array_equal(be.to_host(out), [2.0, 8.0, 18.0])
+    assert out.dtype == be.dtype("float32")
