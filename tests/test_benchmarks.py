@@ -60,3 +60,45 @@ def test_run_all_gathers_the_results_and_readme_table_prints_the_tables(scripts,
     assert table in capsys.readouterr().out
     assert "| LeNet 431,080 gradient |" in table and "| MLP 784-300-100-10 HVP |" in table
     assert "per-op / split" in table and "load average" in table
+
+
+@pytest.mark.parametrize(
+    "region, source", [("speed", "benchmarks/results.json"), ("compare", "docs/compare/compare.json")]
+)
+def test_the_readme_tables_are_those_generated_from_their_results_files(scripts, region, source):
+    readme_table = scripts("readme_table")
+    root = BENCHMARKS.parent
+    text = (root / "README.md").read_text()
+    start, stop = readme_table.readme_region(text, region)
+    record = json.loads((root / source).read_text())
+    generated = readme_table.tables(record) if region == "speed" else readme_table.compare_table(record)
+    assert text[start:stop].rstrip("\n") == generated
+
+
+def test_readme_table_writes_only_the_marked_region(scripts, tmp_path):
+    readme_table = scripts("readme_table")
+    begin, end = readme_table.markers("speed")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\nbefore\n{begin}\nold table\n{end}\nafter\n")
+    readme_table.write_into_readme(readme, "| new | table |")
+    assert readme.read_text() == f"# title\n\nbefore\n{begin}\n| new | table |\n{end}\nafter\n"
+    readme.write_text("no markers\n")
+    with pytest.raises(ValueError, match="no region between"):
+        readme_table.write_into_readme(readme, "| new |")
+    assert readme.read_text() == "no markers\n"
+
+
+def test_the_compare_table_gives_the_accuracy_nearest_5_10_and_30_seconds(scripts):
+    curve = {"time": [0.0, 5.02, 10.01, 19.9, 30.03], "accuracy": [0.1, 0.5, 0.6, 0.7, 0.8]}
+    settings = {"model": "lenet5", "dataset": "mnist", "batch_size": 100, "max_time": 30.0, "threads": 0}
+    record = {
+        "settings": settings,
+        "results": {
+            "adam": {"curve": curve, "iterations": 7, "epochs": 2, "load": 0.4},
+            "lbfgs": {"curve": {"time": [0.0, 4.0], "accuracy": [0.1, 0.3]}, "iterations": 3, "epochs": 0.25},
+        },
+    }
+    table = scripts("readme_table").compare_table(record)
+    assert "| adam | 0.5000 | 0.6000 | 0.8000 | 7 | 2 |" in table
+    assert "| lbfgs | 0.3000 |  |  | 3 | 0.25 |" in table
+    assert "load average 0.4-0.4" in table

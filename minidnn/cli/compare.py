@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ class Outcome:
     test_accuracy: float | None
     test_loss: float | None
     curve: tuple[list[float], list[float]]
+    load: float | None
     history: dict[str, list[Any]]
 
 
@@ -240,11 +242,20 @@ def run_one(settings: RunSettings, train: datasets.Dataset, test: datasets.Datas
         test_accuracy=test_accuracy,
         test_loss=test_loss,
         curve=snapshots.curve(nlp),
+        load=_load_average(),
         history=stats.history.as_dict(),
     )
 
 
-_TITLES = (("solver", 11), ("status", 11), ("iter", 7), ("epochs", 6), ("f", 7), ("grad", 7), ("Hv", 7),
+def _load_average() -> float | None:
+    """The machine's 1-minute load average at the end of a run (None where the system has none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+_TITLES = (("solver", 16), ("status", 11), ("iter", 7), ("epochs", 6), ("f", 7), ("grad", 7), ("Hv", 7),
            ("test acc", 8), ("time", 8))  # fmt: skip
 
 
