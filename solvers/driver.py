@@ -221,7 +221,6 @@ class _Run:
         self.log.header()
         try:
             self.begin()
-            self.between_iterations = True
             self.after_iteration(None)
             while not stats.done:
                 self.between_iterations = False
@@ -234,7 +233,6 @@ class _Run:
                     self.batches.advance()
                     if solver.batch_version is None:  # f, ∇f at the new iterate left to the new batch
                         solver.refresh()
-                self.between_iterations = True
                 self.after_iteration(status)
         except NonFinite as err:
             self.finish(err.status, str(err))
@@ -279,6 +277,7 @@ class _Run:
         stats, solver = self.stats, self.solver
         self.update_stats()
         self.record()
+        self.between_iterations = True  # the iteration and its row are complete: a state exists
         stats.status = status or self.rule_status() or UNKNOWN
         if self.budget.callback is not None:
             self.budget.callback(self.nlp, solver, stats)

@@ -54,12 +54,19 @@ class History:
         self._data: dict[str, list[Any]] = {name: [] for name in self.columns}
 
     def append(self, **row: Any) -> None:
-        """Adds one row; missing columns get ``None``, unknown ones are an error."""
+        """Adds one row; missing columns get ``None``, unknown ones are an error. Whole or not at
+        all: an interrupt (Ctrl-C) between two columns takes the partial row back out."""
         unknown = set(row) - set(self._data)
         if unknown:
             raise KeyError(f"unknown history columns {sorted(unknown)}; columns: {self.columns}")
-        for name, column in self._data.items():
-            column.append(row.get(name))
+        length = len(self)
+        try:
+            for name, column in self._data.items():
+                column.append(row.get(name))
+        except BaseException:
+            for column in self._data.values():
+                del column[length:]
+            raise
 
     def add_column(self, name: str) -> None:
         """A new column, ``None`` in the rows so far (nothing happens if it exists)."""

@@ -534,3 +534,17 @@ def test_when_the_gradient_test_runs(
 def test_the_solver_docstrings_say_when_the_gradient_test_is_off() -> None:
     assert "off on a minibatch model unless atol or rtol is given" in solvers.adam.__doc__
     assert "atol = rtol = 0 turns it off" in solvers.lbfgs.__doc__
+
+
+def test_an_interrupt_inside_a_history_row_leaves_no_half_row():
+    class InterruptedColumn(list):
+        def append(self, value):
+            raise KeyboardInterrupt
+
+    history = solvers.History(extra=("cg",))
+    history.append(iter=0, f=1.0)
+    history._data["time"] = InterruptedColumn(history["time"])
+    with pytest.raises(KeyboardInterrupt):
+        history.append(iter=1, f=0.5, cg=3)
+    assert {len(history[name]) for name in history.columns} == {1}
+    assert history["iter"] == [0] and history["f"] == [1.0]
