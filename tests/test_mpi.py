@@ -53,13 +53,19 @@ def launch(code: str, ranks: int = RANKS, timeout: float = TIMEOUT) -> subproces
     with subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     ) as job:
-        try:
-            out, err = job.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(job.pid, signal.SIGKILL)
-            job.communicate()
-            pytest.fail(f"the {ranks}-rank job did not end within {timeout} s")
-    return subprocess.CompletedProcess(command, job.returncode, out, err)
+        return finish(job, timeout)
+
+
+def finish(job: subprocess.Popen, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
+    """Waits for an MPI job started in its own session; kills the whole job and fails the test when
+    it does not end within ``timeout``."""
+    try:
+        out, err = job.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(job.pid, signal.SIGKILL)
+        job.communicate()
+        pytest.fail(f"the MPI job did not end within {timeout} s")
+    return subprocess.CompletedProcess(job.args, job.returncode, out, err)
 
 
 # -- what every rank computes (and one process, for reference) ----------------------------------------

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_mpi import mpiexec
+from test_mpi import finish, mpiexec
 
 from minidnn.cli import checkpoint as checkpoints
 from minidnn.cli import main
@@ -70,19 +70,8 @@ def _start(tmp_path: Path, args: list[str], ranks: int = 2, change: str = "") ->
     )
 
 
-def _finish(job: subprocess.Popen, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
-    """Waits for the job; kills it and fails the test when it does not end within ``timeout``."""
-    try:
-        out, err = job.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(job.pid, signal.SIGKILL)
-        job.communicate()
-        pytest.fail(f"the MPI job did not end within {timeout} s")
-    return subprocess.CompletedProcess(job.args, job.returncode, out, err)
-
-
 def launch(tmp_path: Path, args: list[str], ranks: int = 2, change: str = "") -> subprocess.CompletedProcess:
-    return _finish(_start(tmp_path, args, ranks, change))
+    return finish(_start(tmp_path, args, ranks, change), TIMEOUT)
 
 
 ON_RANK_1 = "from mpi4py import MPI\nif MPI.COMM_WORLD.Get_rank() == 1:\n"
@@ -128,8 +117,9 @@ def test_compare_is_refused_on_several_ranks(tmp_path):
 def test_ranks_started_with_other_arguments_are_refused(tmp_path):
     one = [sys.executable, "-m", "minidnn", "train", "--epochs", "1", "--out", "run"]
     command = [mpiexec(), "-n", "1", *one, "--seed", "0", ":", "-n", "1", *one, "--seed", "1"]
-    job = _finish(subprocess.Popen(command, cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, start_new_session=True))  # fmt: skip
+    started = subprocess.Popen(command, cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    job = finish(started, TIMEOUT)
     assert job.returncode == 2, job.stderr[-4000:]
     assert job.stderr.count("minidnn: error: on rank 1 of 2: started as `minidnn train") == 1
     assert "--seed 1`, rank 0 as `minidnn train --epochs 1 --out run --seed 0`" in job.stderr
@@ -225,7 +215,7 @@ def test_ctrl_c_on_mpiexec_stops_every_rank_and_saves(tmp_path):
     while not job.stdout.readline().startswith("epoch"):  # the table has started: training runs
         assert time.monotonic() < deadline and job.poll() is None, "the run did not start"
     job.send_signal(signal.SIGINT)  # what Ctrl-C sends to mpiexec, which passes it to every rank
-    done = _finish(job)
+    done = finish(job, TIMEOUT)
     assert done.returncode == 130, done.stderr[-4000:]
     assert "interrupted (Ctrl-C or SIGTERM)" in done.stdout
     assert saved(tmp_path / "run").state["solver_state"] is not None
