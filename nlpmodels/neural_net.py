@@ -139,6 +139,7 @@ class NeuralNetModel(NLPModel):
         self._full_epochs = 0
         self._batch: tuple[int, float, Tensor, Any] | None = None
         self._part: tuple[tuple[int, int, int], float, Tensor, Any] | None = None
+        self._kept_linearisation: tuple[tuple[int, Any], Any, Tensor] | None = None
         self._random_batch: tuple[Any, Any] | None = None
         self.comm = comm
         self._ranks: distributed.Ranks | None = None
@@ -325,11 +326,13 @@ class NeuralNetModel(NLPModel):
 
     @in_evaluation_settings
     def _ghprod(self, x: Any, v: Any, part: tuple[int, int] | None) -> Any:
-        """Jᵀ H_L J v summed over the chunks (one forward-mode and one reverse pass each), plus l2 v."""
+        """Jᵀ H_L J v summed over the chunks (one forward-mode and one reverse pass each, through the
+        kept linearisation where there is one), plus l2 v."""
         self.network.load(x)
         self.network.train()
         flat: list[Any] = []
-        for step, (weight, inputs, targets) in enumerate(self._chunks(part)):
+        chunks = list(self._chunks(part))
+        for step, (weight, inputs, targets) in enumerate(chunks):
             self.network.fix_noise(self._noise_step(step))
             self.network.set_tangent(v)
             try:
@@ -337,7 +340,10 @@ class NeuralNetModel(NLPModel):
                     jv = self.network(inputs, check=False).tangent
             finally:
                 self.network.set_tangent(None)
-            outputs = self.network(inputs, check=False)
+            if len(chunks) == 1:
+                outputs = self._linearisation(x, part, inputs)
+            else:
+                outputs = self.network(inputs, check=False)
             u = self._loss_hessian_product(outputs.data, targets, jv) * weight
             grads = _grad_of(outputs, self.network.parameters(), grad_outputs=u)
             _add_into(flat, self.network.gradient_vector(grads))
@@ -346,6 +352,18 @@ class NeuralNetModel(NLPModel):
             gv = self.meta.backend.xp.zeros_like(v)
         self._add_l2(gv, v)
         return gv
+
+    def _linearisation(self, x: Any, part: tuple[int, int] | None, inputs: Tensor) -> Tensor:
+        """The network's outputs at x on a one-chunk batch, with their graph, kept for the next
+        products at the same x and samples: CG on the Gauss-Newton matrix makes many products at one
+        point, and each then needs only the forward-mode pass and the reverse pass through this graph.
+        Any other evaluation drops it (``_loss_sum``), so it holds memory only during such a run."""
+        be, key, kept = self.meta.backend, (self._version, part), self._kept_linearisation
+        if kept is not None and kept[0] == key and be.to_float(be.xp.all(kept[1] == x)) != 0.0:
+            return kept[2]
+        outputs = self.network(inputs, check=False)
+        self._kept_linearisation = (key, be.xp.asarray(x, copy=True), outputs)
+        return outputs
 
     def _loss_hessian_product(self, z: Any, targets: Any, w: Any) -> Any:
         """H_L w: the Hessian of the chunk's mean loss with respect to the outputs z, times w."""
@@ -362,6 +380,7 @@ class NeuralNetModel(NLPModel):
     def _loss_sum(self, each: Callable[[Tensor], None], part: tuple[int, int] | None = None) -> Any:
         """The mean loss over the current batch (or all chunks, or samples [start, stop) of them with
         ``part``); ``each`` sees every chunk's share."""
+        self._kept_linearisation = None
         self.network.train()
         total = None
         for step, (weight, inputs, targets) in enumerate(self._chunks(part)):

@@ -177,3 +177,41 @@ def test_products_and_parts_are_counted_and_check_their_arguments():
     with pytest.raises(ValueError, match="v must have shape"):
         nlp.ghprod(x, v[:-1])
     assert nlp.counters.neval_ghprod == 1
+
+
+def test_products_at_one_point_reuse_the_linearisation_and_any_change_renews_it(monkeypatch):
+    nlp = model(n=12, full_batch=False, batch_size=4, shuffle=False)
+    twin = model(n=12, full_batch=False, batch_size=4, shuffle=False)
+    x = point(nlp, 0)
+    v = np.cos(np.arange(nlp.meta.nvar))
+    network_type = type(nlp.network)
+    calls = []
+    forward = network_type.__call__
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(network_type, "__call__", counted)
+
+    def same_as_fresh(w, **options) -> None:
+        expected = (twin.obj(x), twin.ghprod(x, w, **options))[1]  # obj drops the twin's linearisation
+        calls.clear()
+        np.testing.assert_array_equal(nlp.ghprod(x, w, **options), expected)
+
+    same_as_fresh(v)
+    assert len(calls) == 2  # the forward-mode pass and the forward pass with its graph
+    same_as_fresh(2 * v + 1)
+    assert len(calls) == 1  # the forward-mode pass only: same point, same samples
+    x[0] += 0.5  # the caller changes x in place
+    same_as_fresh(v)
+    assert len(calls) == 2
+    same_as_fresh(v, fraction=0.5)  # other samples
+    assert len(calls) == 2
+    nlp.next_minibatch()
+    twin.next_minibatch()
+    same_as_fresh(v, fraction=0.5)  # another batch
+    assert len(calls) == 2
+    nlp.obj(x)  # any other evaluation drops it
+    same_as_fresh(v, fraction=0.5)
+    assert len(calls) == 2
