@@ -2,7 +2,7 @@
 test of Byrd, Chin, Nocedal and Wu ("Sample size selection in optimization methods for machine
 learning", Math. Program. 134, 2012, §3, the dynamic sample size gradient method) in the form of
 Bollapragada, Byrd and Nocedal ("Adaptive sampling strategies for stochastic optimization", SIAM J.
-Optim. 28, 2018, §2 and §4).
+Optim. 28, 2018).
 
 The norm test. On a batch S of m samples with per-sample gradients ∇f_i(x) and batch gradient
 g_S = (1/m) Σ_{i∈S} ∇f_i(x), the batch is adequate when
@@ -81,7 +81,8 @@ class SamplingParameters:
         0.9,
         "θ of the norm test Var/m ≤ θ² ‖g‖²",
         Number(0.0, 1.0, low_open=True, high_open=True),
-        source="Bollapragada, Byrd and Nocedal 2018 §5: θ = 0.9",
+        source="θ < 1 makes -g_S a descent direction in expectation (Byrd, Chin, Nocedal and Wu 2012 §3); "
+        "0.9, near 1, grows the batch only where the noise nearly dominates the gradient",
     )
     test_groups: int = parameter(
         8,
