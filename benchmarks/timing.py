@@ -170,6 +170,12 @@ def minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
+def _short(library: str) -> str:
+    """A library file named by its folder and file name (``numpy.libs/libscipy_openblas64_...so``)."""
+    path = Path(library)
+    return f"{path.parent.name}/{path.name}"
+
+
 def machine() -> dict[str, Any]:
     """Where a figure was measured: versions, cores, BLAS thread counts, the load average now."""
     return {
@@ -179,7 +185,7 @@ def machine() -> dict[str, Any]:
         "machine": platform.machine(),
         "processor": platform.processor() or platform.system(),
         "cores": os.cpu_count(),
-        "blas_threads": backend.thread_counts(),
+        "blas_threads": {_short(library): n for library, n in backend.thread_counts().items()},
         "load": list(os.getloadavg()),
     }
 
