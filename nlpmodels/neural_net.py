@@ -331,8 +331,8 @@ class NeuralNetModel(NLPModel):
         self.network.load(x)
         self.network.train()
         flat: list[Any] = []
-        chunks = list(self._chunks(part))
-        for step, (weight, inputs, targets) in enumerate(chunks):
+        one_chunk = self._in_one_chunk(part)
+        for step, (weight, inputs, targets) in enumerate(self._chunks(part)):
             self.network.fix_noise(self._noise_step(step))
             self.network.set_tangent(v)
             try:
@@ -340,7 +340,7 @@ class NeuralNetModel(NLPModel):
                     jv = self.network(inputs, check=False).tangent
             finally:
                 self.network.set_tangent(None)
-            if len(chunks) == 1:
+            if one_chunk:
                 outputs = self._linearisation(x, part, inputs)
             else:
                 outputs = self.network(inputs, check=False)
@@ -352,6 +352,16 @@ class NeuralNetModel(NLPModel):
             gv = self.meta.backend.xp.zeros_like(v)
         self._add_l2(gv, v)
         return gv
+
+    def _in_one_chunk(self, part: tuple[int, int] | None) -> bool:
+        """True when this process evaluates the current batch (or ``part`` of it) in one chunk (the
+        chunks themselves stream from ``_chunks``, one on the device at a time)."""
+        if part is not None:
+            count = part[1] - part[0]
+        else:
+            count = len(self.train_data) if self.full_batch else self.batch_samples
+        start, stop = self._share(count)
+        return stop - start <= (self.eval_batch_size if self.full_batch else self.chunk_size)
 
     def _linearisation(self, x: Any, part: tuple[int, int] | None, inputs: Tensor) -> Tensor:
         """The network's outputs at x on a one-chunk batch, with their graph, kept for the next

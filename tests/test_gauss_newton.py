@@ -179,13 +179,10 @@ def test_products_and_parts_are_counted_and_check_their_arguments():
     assert nlp.counters.neval_ghprod == 1
 
 
-def test_products_at_one_point_reuse_the_linearisation_and_any_change_renews_it(monkeypatch):
-    nlp = model(n=12, full_batch=False, batch_size=4, shuffle=False)
-    twin = model(n=12, full_batch=False, batch_size=4, shuffle=False)
-    x = point(nlp, 0)
-    v = np.cos(np.arange(nlp.meta.nvar))
+def forward_passes(monkeypatch, nlp: NeuralNetModel) -> list[int]:
+    """A list that grows by one at each call of the model's network (a forward pass)."""
+    calls: list[int] = []
     network_type = type(nlp.network)
-    calls = []
     forward = network_type.__call__
 
     def counted(self, *args, **kwargs):
@@ -193,6 +190,15 @@ def test_products_at_one_point_reuse_the_linearisation_and_any_change_renews_it(
         return forward(self, *args, **kwargs)
 
     monkeypatch.setattr(network_type, "__call__", counted)
+    return calls
+
+
+def test_products_at_one_point_reuse_the_linearisation_and_any_change_renews_it(monkeypatch):
+    nlp = model(n=12, full_batch=False, batch_size=4, shuffle=False)
+    twin = model(n=12, full_batch=False, batch_size=4, shuffle=False)
+    x = point(nlp, 0)
+    v = np.cos(np.arange(nlp.meta.nvar))
+    calls = forward_passes(monkeypatch, nlp)
 
     def same_as_fresh(w, **options) -> None:
         expected = (twin.obj(x), twin.ghprod(x, w, **options))[1]  # obj drops the twin's linearisation
@@ -215,3 +221,16 @@ def test_products_at_one_point_reuse_the_linearisation_and_any_change_renews_it(
     nlp.obj(x)  # any other evaluation drops it
     same_as_fresh(v, fraction=0.5)
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize(("eval_batch_size", "second_call_passes"), [(9, 1), (4, 6)])
+def test_the_linearisation_is_kept_only_for_a_batch_in_one_chunk(
+    monkeypatch, eval_batch_size, second_call_passes
+):
+    nlp = model(eval_batch_size=eval_batch_size)  # full batch of 9 samples: one chunk, or three
+    x, v = point(nlp, 1), np.sin(np.arange(nlp.meta.nvar))
+    calls = forward_passes(monkeypatch, nlp)
+    first = nlp.ghprod(x, v)
+    calls.clear()
+    np.testing.assert_array_equal(nlp.ghprod(x, v), first)
+    assert len(calls) == second_call_passes
