@@ -4,7 +4,7 @@ Ours: ``solvers.adam(nlp, max_epochs=1)`` on a ``NeuralNetModel`` (shuffled mini
 ``objgrad`` per step, the driver's bookkeeping, no test evaluation), as a user's script gets it.
 Theirs: the same network in ``torch.nn``, a shuffled pass over the same arrays with
 ``zero_grad``, cross-entropy, ``backward`` and ``Adam.step`` per batch. The two epochs run in turn
-(A B A B ...); each timed epoch follows a pause and one untimed step of its own side. Data: MNIST
+(``timing.side_by_side``: A B A B ..., each timed epoch after a pause and an untimed one). Data: MNIST
 from DATA_FOLDER (default ``$MINIDNN_DATA``) when it holds ``mnist/``, else random MNIST-shaped data
 of the same size (the timing does not depend on the values).
 
@@ -14,8 +14,6 @@ of the same size (the timing does not depend on the values).
 from __future__ import annotations
 
 import os
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from typing import Any
 import numpy as np
 from minidnn.datasets import from_arrays, load
 from minidnn.nlpmodels import NeuralNetModel
-from timing import PAUSE_S, finish, parser, setup, torch_or_none
+from timing import finish, parser, setup, side_by_side, torch_or_none
 
 from minidnn import models, solvers
 
@@ -41,20 +39,19 @@ def mnist_or_random(folder: str | None, samples: int) -> tuple[np.ndarray, np.nd
     return x, rng.integers(0, 10, samples), "random MNIST-shaped data"
 
 
-def ours(x: np.ndarray, y: np.ndarray) -> tuple[Callable[[], Any], Callable[[], Any]]:
-    """(one epoch of our Adam from the same start, one untimed step)."""
+def ours(x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
+    """One epoch of our Adam, from the same start each time."""
     nlp = NeuralNetModel(models.mlp(SIZES), from_arrays(x, y, classes=10), batch_size=BATCH, seed=0)
-    w = nlp.meta.x0.copy()
 
     def epoch() -> Any:
         nlp.reset_minibatch()
         return solvers.adam(nlp, max_epochs=1, eval_every=None, atol=0.0, rtol=0.0)
 
-    return epoch, lambda: nlp.objgrad(w)
+    return epoch
 
 
-def theirs(torch: Any, x: np.ndarray, y: np.ndarray) -> tuple[Callable[[], Any], Callable[[], Any]]:
-    """(one epoch of a torch.optim.Adam loop, one untimed step)."""
+def theirs(torch: Any, x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
+    """One epoch of a torch.optim.Adam loop."""
     torch.manual_seed(0)
     layers: list[Any] = []
     for i, (fan_in, fan_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
@@ -74,7 +71,7 @@ def theirs(torch: Any, x: np.ndarray, y: np.ndarray) -> tuple[Callable[[], Any],
         for start in range(0, len(xt), BATCH):
             step(order[start : start + BATCH])
 
-    return epoch, lambda: step(torch.arange(BATCH))
+    return epoch
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -86,26 +83,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch = torch_or_none(args)
     samples, rounds = (4 * BATCH, 1) if args.tiny else (60_000, args.rounds)
     x, y, source = mnist_or_random(args.data, samples)
-    sides = {"minidnn": ours(x, y)} | ({"torch": theirs(torch, x, y)} if torch else {})
-    seconds: dict[str, list[float]] = {name: [] for name in sides}
-    loads = []
-    for _ in range(rounds):
-        loads.append(os.getloadavg()[0])
-        for name, (epoch, warm) in sides.items():
-            time.sleep(PAUSE_S)
-            warm()
-            start = time.perf_counter()
-            epoch()
-            seconds[name].append(time.perf_counter() - start)
-    medians = {name: statistics.median(values) for name, values in seconds.items()}
-    ratio = medians["torch"] / medians["minidnn"] if torch else None
+    their_epoch = {"epoch": theirs(torch, x, y)} if torch else {}
+    row = side_by_side({"epoch": ours(x, y)}, their_epoch, rounds)["epoch"]
     settings |= {"data": source, "samples": len(x), "batch": BATCH, "rounds": rounds}
     settings |= {"torch": torch.__version__ if torch else None}
-    line = f"Adam epoch, MLP 784-300-100-10, batch {BATCH}, {source}: minidnn {medians['minidnn']:.3f} s"
-    if ratio is not None:
-        line += f"   torch {medians['torch']:.3f} s   ratio {ratio:.2f}x"
-    print(line + f"   load {min(loads):.1f}-{max(loads):.1f}")
-    results = {"seconds": seconds, "median_s": medians, "ratio": ratio, "load": loads}
+    line = f"Adam epoch, MLP 784-300-100-10, batch {BATCH}, {source}: minidnn {row['minidnn_s']:.3f} s"
+    if row["ratio"] is not None:
+        line += f"   torch {row['torch_s']:.3f} s   ratio {row['ratio']:.2f}x"
+    print(line + f"   load {min(row['load']):.1f}-{max(row['load']):.1f}")
+    results = row
     return finish("adam_epoch", settings, results, args)
 
 

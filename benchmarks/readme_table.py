@@ -112,13 +112,13 @@ def adam_epoch_table(result: dict[str, Any]) -> str:
     r, settings = result["results"], result.get("settings", {})
     text = (
         f"One epoch of Adam, MLP 784-300-100-10, batch {settings.get('batch', '?')}, "
-        f"{settings.get('data', '?')}: minidnn {r['median_s']['minidnn']:.2f} s"
+        f"{settings.get('data', '?')}: minidnn {r['minidnn_s']:.2f} s"
     )
     if r.get("ratio") is not None:
-        text += f", a `torch.optim.Adam` loop {r['median_s']['torch']:.2f} s ({r['ratio']:.2f}x)"
-    loads = r.get("load", [])
-    load = f"{min(loads):.1f}-{max(loads):.1f}" if loads else "n/a"
-    return text + f"; median of {settings.get('rounds', '?')} interleaved epochs, load average {load}."
+        text += f", a `torch.optim.Adam` loop {r['torch_s']:.2f} s ({r['ratio']:.2f}x)"
+    return text + (
+        f"; median of {settings.get('rounds', '?')} interleaved epochs, load average {_loads([r])}."
+    )
 
 
 TABLES = {
