@@ -41,6 +41,11 @@ one flat buffer per call gives every rank the same f, gradient and Hv, bit for b
 construction) and start from rank 0's x0. Every rank then runs the same solver and takes the same
 decisions. With ``comm=None`` the model is the single-process one.
 
+A network of Dense layers and elementwise activations (ReLU, Tanh, Sigmoid, Softplus) with the loss
+"softmax_cross_entropy" or "mse" is evaluated through closed-form passes (:mod:`minidnn.dense_chain`:
+no graph, buffers reused per batch size; the same values as the graph to rounding) unless
+``fused=False``; ``fused`` tells which. Any other network or loss goes through the graph.
+
 f, its gradient and its Hessian-vector products are evaluated with the network's workspace
 current, so after the first call for a batch size their large temporaries come from reused
 buffers. With ``threads=n``, those calls and ``evaluate`` run with the BLAS and OpenMP libraries
@@ -64,10 +69,12 @@ from minidnn.nlpmodels.model import NLPModel, _into
 
 from minidnn import backend as _backend
 from minidnn import losses
+from minidnn.dense_chain import DenseChain
 from minidnn.engine import grad as _grad_of
 from minidnn.layers import Layer
 from minidnn.mode import no_grad
 from minidnn.network import Network
+from minidnn.ops import buffers
 from minidnn.tensor import Tensor
 from minidnn.thread_limits import check_threads
 
@@ -101,6 +108,7 @@ class NeuralNetModel(NLPModel):
         name: str | None = None,
         comm: Any = None,
         threads: int | None = None,
+        fused: bool = True,
     ):
         ranks = None if comm is None else distributed.Ranks(comm, "NeuralNetModel")
         if not isinstance(network, Network):
@@ -119,6 +127,8 @@ class NeuralNetModel(NLPModel):
         if not (isinstance(l2, int | float) and math.isfinite(l2) and l2 >= 0):
             raise ValueError(f"NeuralNetModel: l2 must be a finite number >= 0, got {l2!r}")
         threads = check_threads("NeuralNetModel: threads", threads)
+        if not isinstance(fused, bool):
+            raise ValueError(f"NeuralNetModel: fused must be True or False, got {fused!r}")
         self.classes = _check_data(network, train, "train")
         if test is not None and _check_data(network, test, "test") != self.classes:
             raise ValueError("NeuralNetModel: train and test data disagree on the network's output size")
@@ -131,10 +141,12 @@ class NeuralNetModel(NLPModel):
             network.vector(), name=name or f"{self.loss_name} on {train.name}", backend=backend, dtype=dtype
         )
         self.network = network
+        self._chain = DenseChain.of(network, loss) if fused and isinstance(loss, str) else None
         self.train_data, self.test_data = train, test
         self.full_batch = bool(full_batch)
         self.l2 = float(l2)
         self._l2_spare: Any = None
+        self._chain_spare_vector: Any = None
         self._version = 0
         self._full_epochs = 0
         self._batch: tuple[int, float, Tensor, Any] | None = None
@@ -148,6 +160,12 @@ class NeuralNetModel(NLPModel):
         self.threads = threads
         if not isinstance(loss, str):
             self._try_loss()
+
+    @property
+    def fused(self) -> bool:
+        """True when f and its derivatives come from the dense chain's closed forms
+        (:mod:`minidnn.dense_chain`) rather than from the graph."""
+        return self._chain is not None
 
     # -- minibatch control ------------------------------------------------------------------------------
     @property
@@ -229,6 +247,8 @@ class NeuralNetModel(NLPModel):
     # -- the objective ------------------------------------------------------------------------------------
     def _obj(self, x: Any) -> float:
         self.network.load(x)
+        if self._chain is not None:
+            return self._scalar(self._summed(self._chain_sum("value", None)[0], None)[0], x)
         with no_grad():
             total = self._loss_sum(lambda loss: None)
         return self._scalar(self._summed(total, None)[0], x)
@@ -243,6 +263,10 @@ class NeuralNetModel(NLPModel):
     def _loss_and_gradient(self, x: Any, part: tuple[int, int] | None = None) -> tuple[Any, Any]:
         """The loss on the device (no transfer) and the gradient, from one forward and backward pass."""
         self.network.load(x)
+        if self._chain is not None:
+            total, g = self._summed(*self._chain_sum("value_and_gradient", part))
+            self._add_l2(g, x)
+            return total, g
         flat: list[Any] = []
 
         def accumulate(loss: Tensor) -> None:
@@ -254,6 +278,8 @@ class NeuralNetModel(NLPModel):
 
     def _hprod(self, x: Any, v: Any, part: tuple[int, int] | None = None) -> Any:
         self.network.load(x)
+        if self._chain is not None:
+            return self._chain_product("hessian_product", x, v, part)
         xp = self.meta.backend.xp
         flat: list[Any] = []
 
@@ -329,6 +355,8 @@ class NeuralNetModel(NLPModel):
         """Jᵀ H_L J v summed over the chunks (one forward-mode and one reverse pass each, through the
         kept linearisation where there is one), plus l2 v."""
         self.network.load(x)
+        if self._chain is not None:
+            return self._chain_product("gauss_newton_product", x, v, part)
         self.network.train()
         flat: list[Any] = []
         one_chunk = self._in_one_chunk(part)
@@ -400,6 +428,36 @@ class NeuralNetModel(NLPModel):
             each(share)
             total = share.data if total is None else total + share.data
         return total
+
+    @in_evaluation_settings
+    def _chain_sum(self, kind: str, part: tuple[int, int] | None, v: Any = None) -> tuple[Any, list[Any]]:
+        """The chunks' shares through the dense chain, ``kind`` one of its evaluations: (loss or None,
+        [flat vector] or [] where there is no sample or no vector), as ``_summed`` takes them."""
+        self._kept_linearisation = None
+        evaluate, total, flat = getattr(self._chain, kind), None, []
+        for weight, inputs, targets in self._chunks(part):
+            if kind == "value":
+                total = _plus(total, evaluate(inputs.data, targets, weight))
+                continue
+            out = buffers.empty(self.meta.x0, (self.meta.nvar,)) if not flat else self._chain_spare()
+            arguments = (inputs.data, targets, weight) if v is None else (inputs.data, targets, weight, v)
+            total = _plus(total, evaluate(*arguments, out))
+            _add_into(flat, out)
+        return total, flat
+
+    def _chain_product(self, kind: str, x: Any, v: Any, part: tuple[int, int] | None) -> Any:
+        """(∇²f or Jᵀ H_L J + l2 I) v through the dense chain."""
+        product = self._summed(None, self._chain_sum(kind, part, v)[1])[1]
+        if product is None:
+            product = self.meta.backend.xp.zeros_like(v)
+        self._add_l2(product, v)
+        return product
+
+    def _chain_spare(self) -> Any:
+        """A vector the model keeps for the shares of a batch's second and later chunks."""
+        if self._chain_spare_vector is None:
+            self._chain_spare_vector = self.meta.backend.xp.zeros_like(self.meta.x0)
+        return self._chain_spare_vector
 
     def _add_l2(self, out: Any, vector: Any) -> None:
         """out += l2·vector, in place, through a spare vector the model keeps (no allocation per call)."""
@@ -616,6 +674,11 @@ def _add_into(acc: list[Any], g: Any) -> None:
         acc[0] += g
     else:
         acc.append(g)
+
+
+def _plus(total: Any, share: Any) -> Any:
+    """A running sum that starts at None."""
+    return share if total is None else total + share
 
 
 def _is_index(value: Any) -> bool:

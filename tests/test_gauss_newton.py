@@ -194,8 +194,8 @@ def forward_passes(monkeypatch, nlp: NeuralNetModel) -> list[int]:
 
 
 def test_products_at_one_point_reuse_the_linearisation_and_any_change_renews_it(monkeypatch):
-    nlp = model(n=12, full_batch=False, batch_size=4, shuffle=False)
-    twin = model(n=12, full_batch=False, batch_size=4, shuffle=False)
+    nlp = model(n=12, full_batch=False, batch_size=4, shuffle=False, fused=False)
+    twin = model(n=12, full_batch=False, batch_size=4, shuffle=False, fused=False)
     x = point(nlp, 0)
     v = np.cos(np.arange(nlp.meta.nvar))
     calls = forward_passes(monkeypatch, nlp)
@@ -227,7 +227,7 @@ def test_products_at_one_point_reuse_the_linearisation_and_any_change_renews_it(
 def test_the_linearisation_is_kept_only_for_a_batch_in_one_chunk(
     monkeypatch, eval_batch_size, second_call_passes
 ):
-    nlp = model(eval_batch_size=eval_batch_size)  # full batch of 9 samples: one chunk, or three
+    nlp = model(eval_batch_size=eval_batch_size, fused=False)  # full batch of 9 samples: one chunk, or three
     x, v = point(nlp, 1), np.sin(np.arange(nlp.meta.nvar))
     calls = forward_passes(monkeypatch, nlp)
     first = nlp.ghprod(x, v)
