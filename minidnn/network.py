@@ -97,9 +97,9 @@ class Network:
         self._bind()
 
     def _bind(self) -> None:
-        views = self.layout.views(self.backend, self._flat)
+        self._views = self.layout.views(self.backend, self._flat)
         self._tensors = [
-            Tensor(v, requires_grad=True, name=name) for name, v in zip(self.layout.names, views)
+            Tensor(v, requires_grad=True, name=name) for name, v in zip(self.layout.names, self._views)
         ]
         by_layer: dict[int, dict[str, Tensor]] = {}
         for (_, layer, spec), tensor in zip(self._entries, self._tensors):
@@ -129,7 +129,7 @@ class Network:
         """Copies ``x`` into the flat vector (checked: length, dtype, backend); ``x`` is not kept."""
         self.check_vector("x", x)
         self._flat[...] = x
-        for tensor, view in zip(self._tensors, self.layout.views(self.backend, self._flat)):
+        for tensor, view in zip(self._tensors, self._views):
             tensor.data = view
 
     def gradient_vector(self, grads: list[Tensor], out: Any = None) -> Any:

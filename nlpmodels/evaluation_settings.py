@@ -24,6 +24,9 @@ def in_evaluation_settings(method: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(method)
     def run(model: Any, *args: Any, **kwargs: Any) -> Any:
+        if model.threads is None:
+            with model.network.workspace:
+                return method(model, *args, **kwargs)
         with model.network.workspace, threads(model.threads):
             return method(model, *args, **kwargs)
 
