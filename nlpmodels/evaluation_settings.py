@@ -58,7 +58,7 @@ class PartThreads:
 
     The pool of threads is made at the first run that needs it and kept; it is shut down when this
     object, which lives and dies with its model, is garbage-collected. Part k >= 1 always runs in
-    the k-th workspace kept here, whatever pool thread takes it: a graph kept from one run (the
+    ``workspaces[k - 1]``, whatever pool thread takes it: a graph kept from one run (the
     Gauss-Newton linearisation) holds buffers of that part's workspace only.
     """
 

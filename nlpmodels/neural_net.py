@@ -94,12 +94,19 @@ SPLIT_MIN_SAMPLES = 48
 """Samples per part at least for the automatic batch split (``batch_split=None``) to cut a chunk.
 
 Measured with benchmarks/batch_split.py: LeNet (``models.lenet_knet``), float32, 2 threads on 2
-cores shared with other work, per-op time / split time for objgrad and hprod, in two runs (load
-average 0.4-1.7 and 1.6-2.4): batch 32: 0.76x, 1.13x | 1.64x, 1.84x; 48: 0.75x, 2.15x | 4.61x,
-4.61x; 64: 2.08x, 1.11x | 0.94x, 1.21x; 96: 3.73x, 1.13x | 3.06x, 3.41x; 128: 1.27x, 1.30x |
-3.05x, 2.75x; 512: 1.63x, 1.29x | 1.58x, 1.92x. The split wins in both runs from batch 96, 48
-samples per thread; below, the threads' hand-offs of the interpreter lock may cost more than the
-parallel work gains."""
+cores shared with other work, per-op time / split time, objgrad and hprod, in three runs (load
+average 0.4-1.7, 1.6-2.4 and 0.6-1.1):
+
+    batch        32          48          64          96          128         512
+    run 1    0.76 1.13   0.75 2.15   2.08 1.11   3.73 1.13   1.27 1.30   1.63 1.29
+    run 2    1.64 1.84   4.61 4.61   0.94 1.21   3.06 3.41   3.05 2.75   1.58 1.92
+    run 3    0.74 1.06   0.72 1.16   0.87 1.21   2.90 1.24   1.19 1.17   1.08 1.08
+
+The split wins every time from batch 96, 48 samples per thread (at 96, per-op objgrad was slower
+than serial in every run, which flatters the split there; 128 wins plainly). Below, the objective and
+gradient lose on the quieter runs: the threads' hand-offs of the interpreter lock cost more than the
+parallel work gains. An MLP 784-300-100-10 lost wherever per-op threading ran normally (batch 128
+hprod and 512: 0.69-0.84x, load 1.4-1.8)."""
 LossFunction = Callable[[Tensor, Any], Tensor]
 
 

@@ -188,19 +188,22 @@ def test_the_automatic_rule_splits_conv_nets_with_enough_samples_per_thread():
     assert full.split_parts == 2
 
 
-def test_an_automatic_split_runs_its_parts_on_two_threads():
-    names: list[str] = []
+def test_an_automatic_split_runs_its_parts_on_two_threads_in_the_callers_grad_mode():
+    seen: list[tuple[str, bool]] = []
 
     def recording_loss(outputs, labels):
-        names.append(threading.current_thread().name)
+        seen.append((threading.current_thread().name, md.is_grad_enabled()))
         return losses.softmax_cross_entropy(outputs, labels)
 
     enough = 2 * SPLIT_MIN_SAMPLES
     nlp = model(None, n=enough, batch_size=enough, loss=recording_loss)
-    names.clear()
-    nlp.grad(nlp.meta.x0)
-    assert len(names) == 2 and threading.current_thread().name in names
-    assert any(name.startswith("minidnn-part") for name in names)
+    for call, recording in ((nlp.grad, True), (nlp.obj, False)):
+        seen.clear()
+        call(nlp.meta.x0)
+        names = {name for name, _ in seen}
+        assert len(seen) == 2 and threading.current_thread().name in names
+        assert any(name.startswith("minidnn-part") for name in names)
+        assert {mode for _, mode in seen} == {recording}
 
 
 def test_the_blas_runs_one_thread_per_part_and_its_counts_come_back_after():
