@@ -51,11 +51,25 @@ current, so after the first call for a batch size their large temporaries come f
 buffers. With ``threads=n``, those calls and ``evaluate`` run with the BLAS and OpenMP libraries
 held to n threads (the previous counts come back after each call; ``None`` leaves them alone): see
 :mod:`minidnn.nlpmodels.evaluation_settings`.
+
+The batch split (``batch_split``) uses the threads for more than the matrix products: each chunk of the
+current batch (of this rank's share, under MPI) is cut into ``threads`` contiguous parts, evaluated at
+once, one thread each with its own workspace and a one-thread BLAS (NumPy releases the interpreter lock
+inside BLAS calls and large elementwise loops), and the parts' weighted shares are summed in part order:
+the same bits call after call, the unsplit values to rounding. The Gauss-Newton products keep one
+linearisation per part. ``batch_split=False`` never splits; ``True`` splits whenever ``threads`` >= 2
+and is refused at construction without two threads, off NumPy, or for a network with random layers
+(their noise state lives on the layer the threads share); ``None``, the default, splits on NumPy a
+network with a Conv2d layer and no random layer, where each part holds at least ``SPLIT_MIN_SAMPLES``
+samples (the split costs thread hand-offs: it pays for convolutional networks with enough samples per
+thread). A dense chain evaluated in closed form (``fused``) is never split. ``split_parts`` says into
+how many parts the current batch's chunks are cut.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
 from collections.abc import Callable
@@ -64,14 +78,14 @@ from typing import Any
 import numpy
 from minidnn.datasets import Dataset, Minibatches
 from minidnn.nlpmodels import distributed
-from minidnn.nlpmodels.evaluation_settings import in_evaluation_settings, in_model_threads
+from minidnn.nlpmodels.evaluation_settings import PartThreads, in_evaluation_settings, in_model_threads
 from minidnn.nlpmodels.model import NLPModel, _into
 
 from minidnn import backend as _backend
 from minidnn import losses
 from minidnn.dense_chain import DenseChain
 from minidnn.engine import grad as _grad_of
-from minidnn.layers import Layer
+from minidnn.layers import Conv2d, Layer
 from minidnn.mode import no_grad
 from minidnn.network import Network
 from minidnn.ops import buffers
@@ -83,11 +97,33 @@ CHUNK_SIZE = 512
 """Samples per forward and backward pass when a batch is larger (``chunk_size``'s default): measured
 on LeNet (benchmarks/memory.py and networks.py), larger chunks cost more time per sample and memory."""
 CHUNK_NOISE_STRIDE = 2**32
+SPLIT_MIN_SAMPLES = 48
+"""Samples per part at least for the automatic batch split (``batch_split=None``) to cut a chunk.
+
+Measured with benchmarks/batch_split.py: LeNet (``models.lenet_knet``), float32, 2 threads on 2
+cores shared with other work, per-op time / split time, objgrad and hprod, in three runs (load
+average 0.4-1.7, 1.6-2.4 and 0.6-1.1):
+
+    batch        32          48          64          96          128         512
+    run 1    0.76 1.13   0.75 2.15   2.08 1.11   3.73 1.13   1.27 1.30   1.63 1.29
+    run 2    1.64 1.84   4.61 4.61   0.94 1.21   3.06 3.41   3.05 2.75   1.58 1.92
+    run 3    0.74 1.06   0.72 1.16   0.87 1.21   2.90 1.24   1.19 1.17   1.08 1.08
+
+The split wins every time from batch 96, 48 samples per thread (at 96, per-op objgrad was slower
+than serial in every run, which flatters the split there; 128 wins plainly). Below, the objective and
+gradient lose on the quieter runs: the threads' hand-offs of the interpreter lock cost more than the
+parallel work gains. An MLP 784-300-100-10 lost wherever per-op threading ran normally (batch 128
+hprod and 512: 0.69-0.84x, load 1.4-1.8)."""
 LossFunction = Callable[[Tensor, Any], Tensor]
 
 
 class NeuralNetModel(NLPModel):
-    """The analogue of KnetNLPModel (see the module docstring for the objective)."""
+    """The analogue of KnetNLPModel (see the module docstring for the objective).
+
+    ``batch_split``: None (the default) cuts each chunk into ``threads`` parts evaluated at once,
+    one thread each, for a convolutional network with at least ``SPLIT_MIN_SAMPLES`` samples per
+    part; True whenever ``threads`` >= 2; False never (see the module docstring).
+    """
 
     def __init__(
         self,
@@ -109,6 +145,7 @@ class NeuralNetModel(NLPModel):
         comm: Any = None,
         threads: int | None = None,
         fused: bool = True,
+        batch_split: bool | None = None,
     ):
         ranks = None if comm is None else distributed.Ranks(comm, "NeuralNetModel")
         if not isinstance(network, Network):
@@ -129,6 +166,7 @@ class NeuralNetModel(NLPModel):
         threads = check_threads("NeuralNetModel: threads", threads)
         if not isinstance(fused, bool):
             raise ValueError(f"NeuralNetModel: fused must be True or False, got {fused!r}")
+        splittable = _splittable(network, batch_split, threads, _backend.get(backend).name)
         self.classes = _check_data(network, train, "train")
         if test is not None and _check_data(network, test, "test") != self.classes:
             raise ValueError("NeuralNetModel: train and test data disagree on the network's output size")
@@ -151,13 +189,16 @@ class NeuralNetModel(NLPModel):
         self._full_epochs = 0
         self._batch: tuple[int, float, Tensor, Any] | None = None
         self._part: tuple[tuple[int, int, int], float, Tensor, Any] | None = None
-        self._kept_linearisation: tuple[tuple[int, Any], Any, Tensor] | None = None
+        self._kept_linearisation: tuple[tuple[Any, ...], Any, tuple[Tensor, ...]] | None = None
         self._random_batch: tuple[Any, Any] | None = None
         self.comm = comm
         self._ranks: distributed.Ranks | None = None
         if ranks is not None:
             self._join(ranks, network.seed)
         self.threads = threads
+        self.batch_split = batch_split
+        self._splittable = splittable
+        self._part_threads = PartThreads(self.meta.backend)
         if not isinstance(loss, str):
             self._try_loss()
 
@@ -248,10 +289,10 @@ class NeuralNetModel(NLPModel):
     def _obj(self, x: Any) -> float:
         self.network.load(x)
         if self._chain is not None:
-            return self._scalar(self._summed(self._chain_sum("value", None)[0], None)[0], x)
+            return self._scalar(self._summed(self._chain_sum("value", None)[0], None, vector=False)[0], x)
         with no_grad():
-            total = self._loss_sum(lambda loss: None)
-        return self._scalar(self._summed(total, None)[0], x)
+            total = self._loss_sum(lambda loss: None)[0]
+        return self._scalar(self._summed(total, None, vector=False)[0], x)
 
     def _grad(self, x: Any) -> Any:
         return self._loss_and_gradient(x)[1]
@@ -267,12 +308,12 @@ class NeuralNetModel(NLPModel):
             total, g = self._summed(*self._chain_sum("value_and_gradient", part))
             self._add_l2(g, x)
             return total, g
-        flat: list[Any] = []
+        parameters = self.network.parameters()
 
-        def accumulate(loss: Tensor) -> None:
-            _add_into(flat, self.network.gradient_vector(_grad_of(loss, self.network.parameters())))
+        def gradient(loss: Tensor) -> Any:
+            return self.network.gradient_vector(_grad_of(loss, parameters))
 
-        total, g = self._summed(self._loss_sum(accumulate, part), flat)
+        total, g = self._summed(*self._loss_sum(gradient, part))
         self._add_l2(g, x)
         return total, g
 
@@ -281,16 +322,16 @@ class NeuralNetModel(NLPModel):
         if self._chain is not None:
             return self._chain_product("hessian_product", x, v, part)
         xp = self.meta.backend.xp
-        flat: list[Any] = []
+        parameters = self.network.parameters()
 
-        def accumulate(loss: Tensor) -> None:
-            grads = _grad_of(loss, self.network.parameters())
+        def gradient_tangent(loss: Tensor) -> Any:
+            grads = _grad_of(loss, parameters)
             tangents = [xp.zeros_like(g.data) if g.tangent is None else g.tangent for g in grads]
-            _add_into(flat, self.network.gradient_vector([Tensor._make(t, None, None) for t in tangents]))
+            return self.network.gradient_vector([Tensor._make(t, None, None) for t in tangents])
 
         self.network.set_tangent(v)
         try:
-            self._loss_sum(accumulate, part)
+            flat = self._loss_sum(gradient_tangent, part)[1]
         finally:
             self.network.set_tangent(None)
         hv = self._summed(None, flat)[1]
@@ -352,56 +393,88 @@ class NeuralNetModel(NLPModel):
 
     @in_evaluation_settings
     def _ghprod(self, x: Any, v: Any, part: tuple[int, int] | None) -> Any:
-        """Jᵀ H_L J v summed over the chunks (one forward-mode and one reverse pass each, through the
-        kept linearisation where there is one), plus l2 v."""
+        """Jᵀ H_L J v summed over the chunks and their parts (one forward-mode and one reverse pass
+        each, through the kept linearisation where there is one), plus l2 v."""
         self.network.load(x)
         if self._chain is not None:
             return self._chain_product("gauss_newton_product", x, v, part)
         self.network.train()
-        flat: list[Any] = []
         one_chunk = self._in_one_chunk(part)
+        gv = None
         for step, (weight, inputs, targets) in enumerate(self._chunks(part)):
             self.network.fix_noise(self._noise_step(step))
+            parts = self._parts_of(weight, inputs, targets)
+            key = (self._version, part, len(parts))
+            kept = self._kept_outputs(x, key) if one_chunk else None
             self.network.set_tangent(v)
             try:
                 with no_grad():
-                    jv = self.network(inputs, check=False).tangent
+                    jvs = self._run_parts([functools.partial(self._output_tangent, p[1]) for p in parts])
             finally:
                 self.network.set_tangent(None)
-            if one_chunk:
-                outputs = self._linearisation(x, part, inputs)
-            else:
-                outputs = self.network(inputs, check=False)
-            u = self._loss_hessian_product(outputs.data, targets, jv) * weight
-            grads = _grad_of(outputs, self.network.parameters(), grad_outputs=u)
-            _add_into(flat, self.network.gradient_vector(grads))
-        gv = self._summed(None, flat)[1]
+            shares = self._run_parts(
+                [
+                    functools.partial(self._gauss_newton_share, *p, jv, None if kept is None else kept[k])
+                    for k, (p, jv) in enumerate(zip(parts, jvs))
+                ]
+            )
+            if one_chunk and kept is None:
+                self._keep_outputs(x, key, [outputs for _, outputs in shares])
+            gv = _sum_into(gv, [g for g, _ in shares])
+        gv = self._summed(None, gv)[1]
         if gv is None:
             gv = self.meta.backend.xp.zeros_like(v)
         self._add_l2(gv, v)
         return gv
 
+    def _output_tangent(self, inputs: Tensor) -> Any:
+        """J v: the tangent of the network's outputs on ``inputs`` (the parameters carry v)."""
+        return self.network(inputs, check=False).tangent
+
+    def _gauss_newton_share(
+        self, weight: float, inputs: Tensor, targets: Any, jv: Any, kept: Tensor | None
+    ) -> tuple[Any, Tensor]:
+        """(weight Jᵀ H_L J v on these samples as a flat vector, the outputs whose graph gave it): the
+        reverse pass runs through ``kept`` when given, else through a new forward pass."""
+        outputs = self.network(inputs, check=False) if kept is None else kept
+        u = self._loss_hessian_product(outputs.data, targets, jv) * weight
+        grads = _grad_of(outputs, self.network.parameters(), grad_outputs=u)
+        return self.network.gradient_vector(grads), outputs
+
     def _in_one_chunk(self, part: tuple[int, int] | None) -> bool:
         """True when this process evaluates the current batch (or ``part`` of it) in one chunk (the
         chunks themselves stream from ``_chunks``, one on the device at a time)."""
+        return self._samples_here(part) <= self._chunk_limit
+
+    def _samples_here(self, part: tuple[int, int] | None = None) -> int:
+        """Samples this process evaluates of the current batch (or of ``part`` of it)."""
         if part is not None:
             count = part[1] - part[0]
         else:
             count = len(self.train_data) if self.full_batch else self.batch_samples
         start, stop = self._share(count)
-        return stop - start <= (self.eval_batch_size if self.full_batch else self.chunk_size)
+        return stop - start
 
-    def _linearisation(self, x: Any, part: tuple[int, int] | None, inputs: Tensor) -> Tensor:
-        """The network's outputs at x on a one-chunk batch, with their graph, kept for the next
+    @property
+    def _chunk_limit(self) -> int:
+        """Samples per chunk at most: ``eval_batch_size`` in full batch, else ``chunk_size``."""
+        return self.eval_batch_size if self.full_batch else self.chunk_size
+
+    def _kept_outputs(self, x: Any, key: tuple[Any, ...]) -> tuple[Tensor, ...] | None:
+        """The outputs kept, one per part, when they were computed at x on the samples ``key`` names
+        (batch version, part of the batch, number of parts), else None (a stale one is dropped)."""
+        be, kept = self.meta.backend, self._kept_linearisation
+        if kept is not None and kept[0] == key and be.to_float(be.xp.all(kept[1] == x)) != 0.0:
+            return kept[2]
+        self._kept_linearisation = None
+        return None
+
+    def _keep_outputs(self, x: Any, key: tuple[Any, ...], outputs: list[Tensor]) -> None:
+        """Keeps the network's outputs at x on a one-chunk batch, with their graph, for the next
         products at the same x and samples: CG on the Gauss-Newton matrix makes many products at one
         point, and each then needs only the forward-mode pass and the reverse pass through this graph.
         Any other evaluation drops it (``_loss_sum``), so it holds memory only during such a run."""
-        be, key, kept = self.meta.backend, (self._version, part), self._kept_linearisation
-        if kept is not None and kept[0] == key and be.to_float(be.xp.all(kept[1] == x)) != 0.0:
-            return kept[2]
-        outputs = self.network(inputs, check=False)
-        self._kept_linearisation = (key, be.xp.asarray(x, copy=True), outputs)
-        return outputs
+        self._kept_linearisation = (key, self.meta.backend.xp.asarray(x, copy=True), tuple(outputs))
 
     def _loss_hessian_product(self, z: Any, targets: Any, w: Any) -> Any:
         """H_L w: the Hessian of the chunk's mean loss with respect to the outputs z, times w."""
@@ -415,35 +488,82 @@ class NeuralNetModel(NLPModel):
         return xp.zeros_like(z) if gz.tangent is None else gz.tangent
 
     @in_evaluation_settings
-    def _loss_sum(self, each: Callable[[Tensor], None], part: tuple[int, int] | None = None) -> Any:
-        """The mean loss over the current batch (or all chunks, or samples [start, stop) of them with
-        ``part``); ``each`` sees every chunk's share."""
+    def _loss_sum(
+        self, share_of: Callable[[Tensor], Any], part: tuple[int, int] | None = None
+    ) -> tuple[Any, Any]:
+        """(the mean loss, the sum of ``share_of(share)``) over the current batch (or all chunks, or
+        samples [start, stop) of them with ``part``), each share a chunk's or a part's weighted loss;
+        the sum is None when ``share_of`` gives None (or no sample is here), the loss too without a
+        sample."""
         self._kept_linearisation = None
         self.network.train()
-        total = None
+        total = vector = None
         for step, (weight, inputs, targets) in enumerate(self._chunks(part)):
             self.network.fix_noise(self._noise_step(step))
-            loss = self._loss(self.network(inputs, check=False), targets)
-            share = loss if weight == 1.0 else loss * weight
-            each(share)
-            total = share.data if total is None else total + share.data
-        return total
+            parts = self._parts_of(weight, inputs, targets)
+            shares = self._run_parts([functools.partial(self._loss_share, *p, share_of) for p in parts])
+            for value, _ in shares:
+                total = value if total is None else total + value
+            vector = _sum_into(vector, [flat for _, flat in shares if flat is not None])
+        return total, vector
+
+    def _loss_share(
+        self, weight: float, inputs: Tensor, targets: Any, share_of: Callable[[Tensor], Any]
+    ) -> tuple[Any, Any]:
+        """(weight · the mean loss on these samples, ``share_of`` that weighted loss)."""
+        loss = self._loss(self.network(inputs, check=False), targets)
+        share = loss if weight == 1.0 else loss * weight
+        return share.data, share_of(share)
+
+    # -- the batch split: the parts of a chunk evaluated at once, one thread each -----------------------
+    @property
+    def split_parts(self) -> int:
+        """The number of parts, one thread each, that a chunk of the current batch is evaluated in
+        (1: not split; a last chunk smaller than the others may be cut into fewer)."""
+        return self._parts(min(self._samples_here(), self._chunk_limit))
+
+    def _parts(self, count: int) -> int:
+        """Parts for a chunk of ``count`` samples (see ``batch_split`` in the module docstring)."""
+        threads = self.threads or 1
+        if self.batch_split is False or threads < 2 or count < 2 or self._chain is not None:
+            return 1
+        if self.batch_split is None and not (self._splittable and count // threads >= SPLIT_MIN_SAMPLES):
+            return 1
+        return min(threads, count)
+
+    def _parts_of(self, weight: float, inputs: Tensor, targets: Any) -> list[tuple[float, Tensor, Any]]:
+        """(weight, inputs, targets) of each part of a chunk: contiguous views, weights in proportion."""
+        count = targets.shape[0]
+        parts = self._parts(count)
+        if parts == 1:
+            return [(weight, inputs, targets)]
+        bounds = [count * k // parts for k in range(parts + 1)]
+        return [
+            (weight * (stop - start) / count, Tensor(inputs.data[start:stop]), targets[start:stop])
+            for start, stop in zip(bounds[:-1], bounds[1:])
+        ]
+
+    def _run_parts(self, calls: list[Callable[[], Any]]) -> list[Any]:
+        """The calls' results in part order: one call on this thread, several at once (``PartThreads``)."""
+        if len(calls) == 1:
+            return [calls[0]()]
+        return self._part_threads.run(calls)
 
     @in_evaluation_settings
-    def _chain_sum(self, kind: str, part: tuple[int, int] | None, v: Any = None) -> tuple[Any, list[Any]]:
+    def _chain_sum(self, kind: str, part: tuple[int, int] | None, v: Any = None) -> tuple[Any, Any]:
         """The chunks' shares through the dense chain, ``kind`` one of its evaluations: (loss or None,
-        [flat vector] or [] where there is no sample or no vector), as ``_summed`` takes them."""
+        flat vector or None), as ``_summed`` takes them. The chain runs on this thread (no split)."""
         self._kept_linearisation = None
-        evaluate, total, flat = getattr(self._chain, kind), None, []
+        evaluate, total, vector = getattr(self._chain, kind), None, None
         for weight, inputs, targets in self._chunks(part):
             if kind == "value":
                 total = _plus(total, evaluate(inputs.data, targets, weight))
                 continue
-            out = buffers.empty(self.meta.x0, (self.meta.nvar,)) if not flat else self._chain_spare()
+            out = buffers.empty(self.meta.x0, (self.meta.nvar,)) if vector is None else self._chain_spare()
             arguments = (inputs.data, targets, weight) if v is None else (inputs.data, targets, weight, v)
             total = _plus(total, evaluate(*arguments, out))
-            _add_into(flat, out)
-        return total, flat
+            vector = _sum_into(vector, [out])
+        return total, vector
 
     def _chain_product(self, kind: str, x: Any, v: Any, part: tuple[int, int] | None) -> Any:
         """(∇²f or Jᵀ H_L J + l2 I) v through the dense chain."""
@@ -652,28 +772,31 @@ class NeuralNetModel(NLPModel):
         step = chunk if self.full_batch else self._version + chunk * CHUNK_NOISE_STRIDE
         return step if self._ranks is None else self._ranks.noise_step(step)
 
-    def _summed(self, total: Any, flat: list[Any] | None) -> tuple[Any, Any]:
-        """(loss, flat vector) summed over the ranks, from this rank's shares: ``total`` (None: no
-        sample here) and ``flat`` (the vector accumulated by ``_loss_sum``, empty when no sample
-        here; None when the call has no vector). One process returns them as they are."""
+    def _summed(self, total: Any, flat: Any, vector: bool = True) -> tuple[Any, Any]:
+        """(loss, flat vector) summed over the ranks, from this rank's shares: ``total`` and ``flat``
+        (from ``_loss_sum``; None: no sample here); ``vector`` False when the call has no vector.
+        One process returns them as they are."""
         if self._ranks is None:
-            return total, flat[0] if flat else None
+            return total, flat
         be = self.meta.backend
-        buffer = be.zeros((1 if flat is None else 1 + self.meta.nvar,), self.meta.x0.dtype)
+        buffer = be.zeros((1 + self.meta.nvar if vector else 1,), self.meta.x0.dtype)
         if total is not None:
             buffer[0] = total
-        if flat:
-            buffer[1:] = flat[0]
+        if flat is not None:
+            buffer[1:] = flat
         summed = be.to_device(self._ranks.sum(be.to_host(buffer)))
-        return summed[0, ...], None if flat is None else summed[1:]
+        return summed[0, ...], summed[1:] if vector else None
 
 
-def _add_into(acc: list[Any], g: Any) -> None:
-    """Keeps a running sum of flat vectors in ``acc[0]`` (in place after the first)."""
-    if acc:
-        acc[0] += g
-    else:
-        acc.append(g)
+def _sum_into(acc: Any, vectors: list[Any]) -> Any:
+    """acc + the vectors, summed in their order into ``acc`` (in place), or into the first when
+    ``acc`` is None; None when there is nothing to sum."""
+    for g in vectors:
+        if acc is None:
+            acc = g
+        else:
+            acc += g
+    return acc
 
 
 def _plus(total: Any, share: Any) -> Any:
@@ -829,6 +952,35 @@ def _check_data(network: Network, data: Dataset, split: str) -> int:
     if not numpy.isfinite(data.x).all():
         raise ValueError(f"NeuralNetModel: {split} images of shape {data.x.shape} contain NaN or Inf")
     return classes
+
+
+def _splittable(network: Network, batch_split: Any, threads: int | None, backend: str) -> bool:
+    """Whether the automatic rule may split a batch for ``network``: on NumPy, with a Conv2d layer
+    and no random layer. A ValueError naming what is wrong when ``batch_split`` is not True, False
+    or None, or is True and cannot work."""
+    if not (batch_split is None or isinstance(batch_split, bool)):
+        raise ValueError(f"NeuralNetModel: batch_split must be True, False or None, got {batch_split!r}")
+    named = list(network.root.named_layers())
+    random = [f"{layer!r} (layer {path or 'root'})" for path, layer in named if _is_random(layer)]
+    if batch_split:
+        if threads is None or threads < 2:
+            raise ValueError(
+                f"NeuralNetModel: batch_split=True needs threads >= 2 (one thread per part), "
+                f"got threads={threads}"
+            )
+        if backend != "numpy":
+            raise ValueError(f"NeuralNetModel: batch_split=True needs backend 'numpy', got {backend!r}")
+        if random:
+            raise ValueError(
+                f"NeuralNetModel: batch_split=True cannot split a network with random layers: "
+                f"{', '.join(random)} keeps its noise state on the layer, shared by the threads"
+            )
+    return backend == "numpy" and not random and any(isinstance(layer, Conv2d) for _, layer in named)
+
+
+def _is_random(layer: Layer) -> bool:
+    """True for a layer that draws noise (it overrides ``Layer.fix_noise``, as Dropout does)."""
+    return type(layer).fix_noise is not Layer.fix_noise
 
 
 def _eval_batch_size(eval_batch_size: int | None, batch_size: int) -> int:

@@ -198,3 +198,13 @@ def test_each_thread_keeps_the_buffers_of_its_last_batch_sizes():
     elsewhere.start()
     elsewhere.join()
     assert sorted(chain._local.sizes) == [3, 5]
+
+
+def test_a_dense_chain_is_never_split_across_threads():
+    data = classification(n=200, shape=(9,), classes=3)
+    nlp = NeuralNetModel(models.mlp([9, 5, 3]), data, batch_size=200, threads=2, batch_split=True)
+    assert nlp.fused and nlp.split_parts == 1
+    graph = NeuralNetModel(
+        models.mlp([9, 5, 3]), data, batch_size=200, threads=2, batch_split=True, fused=False
+    )
+    assert graph.split_parts == 2
