@@ -9,8 +9,9 @@ Three NeuralNetModels compute a gradient (objgrad) and a Hessian-vector product 
                  loops); P = max(T, 2), a split needing two threads
     serial       ``threads=1, batch_split=False``: the floor both must beat
 
-The three are timed in turn (interleaved medians, load recorded); the split's values are checked
-against the per-op model's. ``SPLIT_MIN_SAMPLES`` in :mod:`minidnn.nlpmodels.neural_net` (the samples
+The MLP goes through the graph here (``fused=False``), as a network the closed forms do not cover
+would. The three are timed in turn (interleaved medians, load recorded); the split's values are checked
+against the per-op model's. ``SPLIT_MIN_WORK`` in :mod:`minidnn.nlpmodels.neural_net` (the multiply-adds
 per thread from which ``batch_split=None`` splits) was set from these figures.
 
     python benchmarks/batch_split.py [--json PATH] [--tiny] [--threads 2] [--batches 128,512]
@@ -35,11 +36,12 @@ NETWORKS = {
 
 
 def ways(threads: int) -> dict[str, dict[str, Any]]:
-    """The NeuralNetModel options of each way, at ``threads`` BLAS threads."""
+    """The NeuralNetModel options of each way, at ``threads`` BLAS threads (all through the graph:
+    the MLP's dense chain, evaluated in closed form by default, is never split)."""
     return {
-        "per-op": {"threads": threads, "batch_split": False},
-        "split": {"threads": max(threads, 2), "batch_split": True},
-        "serial": {"threads": 1, "batch_split": False},
+        "per-op": {"threads": threads, "batch_split": False, "fused": False},
+        "split": {"threads": max(threads, 2), "batch_split": True, "fused": False},
+        "serial": {"threads": 1, "batch_split": False, "fused": False},
     }
 
 

@@ -1,11 +1,13 @@
 """Network throughput beside PyTorch CPU: gradient and Hessian-vector product per batch size.
 
-float32; the MLP 784-300-100-10 and the LeNet of KnetNLPModels (431,080 parameters) at batch 32,
-128, 512 and 2048, through ``NeuralNetModel`` (``objgrad`` and ``hprod``: flat vectors in and out,
-forward over reverse for the HVP); PyTorch, when it imports, computes the same gradient written into
-one flat vector (``torch.cat``) and its HVP by double backward. Then the tiny MLP 10-10-10 at batch
-1: the per-call floor. Sides are interleaved (see ``timing.py``); ratio = PyTorch time / minidnn
-time (above 1: minidnn faster). Minor page faults per call come with every figure.
+float32; the MLP 784-300-100-10 and the LeNet of KnetNLPModels (431,080 parameters) at batch 32, 128,
+512 and 2048, through ``NeuralNetModel(..., threads=--threads)`` (``objgrad`` and ``hprod``: flat
+vectors in and out; the MLP through the dense chain's closed forms, LeNet through the graph, forward
+over reverse for its HVP, its batch split across the threads from 2 x 44 samples); PyTorch, when it
+imports, computes the same gradient written into one flat vector (``torch.cat``) and its HVP by double
+backward. Then the tiny MLP 10-10-10 at batch 1: the per-call floor. Sides are interleaved (see
+``timing.py``); ratio = PyTorch time / minidnn time (above 1: minidnn faster). Minor page faults per
+call come with every figure.
 
     python benchmarks/networks.py [--json PATH] [--tiny] [--threads N] [--batches 32,128]
 """
@@ -33,9 +35,11 @@ def data(batch: int, shape: tuple[int, ...], seed: int = 0) -> tuple[np.ndarray,
     return rng.random((batch, *shape), dtype=np.float32), rng.integers(0, 10, batch)
 
 
-def minidnn_calls(build: Any, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    """objgrad and hprod of a model whose one batch is (x, y)."""
-    nlp = NeuralNetModel(build(), from_arrays(x, y, classes=10), batch_size=len(x), shuffle=False)
+def minidnn_calls(build: Any, x: np.ndarray, y: np.ndarray, threads: int | None = None) -> dict[str, Any]:
+    """objgrad and hprod of a model whose one batch is (x, y), run with ``threads`` (the model's
+    setting: its convolutional networks then split large batches across the threads)."""
+    data = from_arrays(x, y, classes=10)
+    nlp = NeuralNetModel(build(), data, batch_size=len(x), shuffle=False, threads=threads)
     w = nlp.meta.x0.copy()
     v = np.random.default_rng(1).standard_normal(nlp.meta.nvar).astype(np.float32)
     return {"gradient": lambda: nlp.objgrad(w), "hvp": lambda: nlp.hprod(w, v)}
@@ -99,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for batch in batches:
             x, y = data(batch, shape)
             theirs = torch_calls(torch, name, x, y) if torch else {}
-            rows += compare(name, minidnn_calls(build, x, y), theirs, rounds, batch)
+            rows += compare(name, minidnn_calls(build, x, y, args.threads), theirs, rounds, batch)
     x, y = data(1, (10,))
     tiny = {"gradient": minidnn_calls(lambda: models.mlp([10, 10, 10]), x, y)["gradient"]}
     theirs = {"gradient": torch_calls(torch, "tiny", x, y)["gradient"]} if torch else {}

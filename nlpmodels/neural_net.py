@@ -60,10 +60,10 @@ the same bits call after call, the unsplit values to rounding. The Gauss-Newton 
 linearisation per part. ``batch_split=False`` never splits; ``True`` splits whenever ``threads`` >= 2
 and is refused at construction without two threads, off NumPy, or for a network with random layers
 (their noise state lives on the layer the threads share); ``None``, the default, splits on NumPy a
-network with a Conv2d layer and no random layer, where each part holds at least ``SPLIT_MIN_SAMPLES``
-samples (the split costs thread hand-offs: it pays for convolutional networks with enough samples per
-thread). A dense chain evaluated in closed form (``fused``) is never split. ``split_parts`` says into
-how many parts the current batch's chunks are cut.
+network with a Conv2d layer and no random layer, where each part's forward pass makes at least
+``SPLIT_MIN_WORK`` multiply-adds (the split costs thread hand-offs: it pays for convolutional networks
+with enough work per thread). A dense chain evaluated in closed form (``fused``) is never split.
+``split_parts`` says into how many parts the current batch's chunks are cut.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ from minidnn import backend as _backend
 from minidnn import losses
 from minidnn.dense_chain import DenseChain
 from minidnn.engine import grad as _grad_of
-from minidnn.layers import Conv2d, Layer
+from minidnn.layers import Conv2d, Dense, Layer, Sequential
 from minidnn.mode import no_grad
 from minidnn.network import Network
 from minidnn.ops import buffers
@@ -97,23 +97,28 @@ CHUNK_SIZE = 512
 """Samples per forward and backward pass when a batch is larger (``chunk_size``'s default): measured
 on LeNet (benchmarks/memory.py and networks.py), larger chunks cost more time per sample and memory."""
 CHUNK_NOISE_STRIDE = 2**32
-SPLIT_MIN_SAMPLES = 48
-"""Samples per part at least for the automatic batch split (``batch_split=None``) to cut a chunk.
+SPLIT_MIN_WORK = 100_000_000
+"""Multiply-adds of one part's forward pass (samples per part times ``_multiply_adds`` per sample) at
+least for the automatic batch split (``batch_split=None``) to cut a chunk: what decides is the work
+each thread gets between its hand-offs of the interpreter lock.
 
-Measured with benchmarks/batch_split.py: LeNet (``models.lenet_knet``), float32, 2 threads on 2
-cores shared with other work, per-op time / split time, objgrad and hprod, in three runs (load
-average 0.4-1.7, 1.6-2.4 and 0.6-1.1):
+Measured with benchmarks/batch_split.py, float32, 2 threads on 2 cores, per-op time / split time,
+objgrad and hprod (above 1: the split faster):
 
-    batch        32          48          64          96          128         512
-    run 1    0.76 1.13   0.75 2.15   2.08 1.11   3.73 1.13   1.27 1.30   1.63 1.29
-    run 2    1.64 1.84   4.61 4.61   0.94 1.21   3.06 3.41   3.05 2.75   1.58 1.92
-    run 3    0.74 1.06   0.72 1.16   0.87 1.21   2.90 1.24   1.19 1.17   1.08 1.08
+- LeNet (``models.lenet_knet``, 2,293,000 multiply-adds per sample), in three runs (load average
+  0.4-1.7, 1.6-2.4 and 0.6-1.1):
 
-The split wins every time from batch 96, 48 samples per thread (at 96, per-op objgrad was slower
-than serial in every run, which flatters the split there; 128 wins plainly). Below, the objective and
-gradient lose on the quieter runs: the threads' hand-offs of the interpreter lock cost more than the
-parallel work gains. An MLP 784-300-100-10 lost wherever per-op threading ran normally (batch 128
-hprod and 512: 0.69-0.84x, load 1.4-1.8)."""
+      batch        32          48          64          96          128         512
+      run 1    0.76 1.13   0.75 2.15   2.08 1.11   3.73 1.13   1.27 1.30   1.63 1.29
+      run 2    1.64 1.84   4.61 4.61   0.94 1.21   3.06 3.41   3.05 2.75   1.58 1.92
+      run 3    0.74 1.06   0.72 1.16   0.87 1.21   2.90 1.24   1.19 1.17   1.08 1.08
+
+  The split wins every time from batch 96, 48 samples and 110 million multiply-adds per thread (at
+  96, per-op objgrad was slower than serial in all three runs; 128 wins without that);
+- LeNet-5 (``models.lenet5``, 281,640 per sample; load 0.8-1.2): objgrad 0.69x, 0.73x, 0.82x and
+  0.91x at batch 64, 100, 128 and 256 (at most 36 million per thread), hprod 0.77x, 0.94x, 1.03x,
+  1.17x: below the threshold, the split loses.
+"""
 LossFunction = Callable[[Tensor, Any], Tensor]
 
 
@@ -121,7 +126,7 @@ class NeuralNetModel(NLPModel):
     """The analogue of KnetNLPModel (see the module docstring for the objective).
 
     ``batch_split``: None (the default) cuts each chunk into ``threads`` parts evaluated at once,
-    one thread each, for a convolutional network with at least ``SPLIT_MIN_SAMPLES`` samples per
+    one thread each, for a convolutional network with at least ``SPLIT_MIN_WORK`` multiply-adds per
     part; True whenever ``threads`` >= 2; False never (see the module docstring).
     """
 
@@ -198,6 +203,7 @@ class NeuralNetModel(NLPModel):
         self.threads = threads
         self.batch_split = batch_split
         self._splittable = splittable
+        self._work_per_sample = _multiply_adds(network.root, (1, *train.x.shape[1:]))
         self._part_threads = PartThreads(self.meta.backend)
         if not isinstance(loss, str):
             self._try_loss()
@@ -527,7 +533,8 @@ class NeuralNetModel(NLPModel):
         threads = self.threads or 1
         if self.batch_split is False or threads < 2 or count < 2 or self._chain is not None:
             return 1
-        if self.batch_split is None and not (self._splittable and count // threads >= SPLIT_MIN_SAMPLES):
+        enough = count // threads * self._work_per_sample >= SPLIT_MIN_WORK
+        if self.batch_split is None and not (self._splittable and enough):
             return 1
         return min(threads, count)
 
@@ -976,6 +983,27 @@ def _splittable(network: Network, batch_split: Any, threads: int | None, backend
                 f"{', '.join(random)} keeps its noise state on the layer, shared by the threads"
             )
     return backend == "numpy" and not random and any(isinstance(layer, Conv2d) for _, layer in named)
+
+
+def _multiply_adds(layer: Layer, shape: tuple[int, ...]) -> int:
+    """Multiply-adds of one sample's forward pass through ``layer`` from input ``shape`` (a batch of
+    one): those of its Dense and Conv2d layers, the others counted as free."""
+    total = 0
+    for leaf in _forward_leaves(layer):
+        out = leaf.output_shape(shape)
+        if isinstance(leaf, Dense):
+            total += leaf.in_features * leaf.out_features
+        elif isinstance(leaf, Conv2d):
+            total += math.prod(out[1:]) * leaf.in_channels * math.prod(leaf.kernel_size)
+        shape = out
+    return total
+
+
+def _forward_leaves(layer: Layer) -> list[Layer]:
+    """The layers a forward pass applies, in order (Sequential containers opened)."""
+    if isinstance(layer, Sequential):
+        return [leaf for child in layer.layers for leaf in _forward_leaves(child)]
+    return [layer]
 
 
 def _is_random(layer: Layer) -> bool:

@@ -39,10 +39,9 @@ from minidnn.solvers.adaptive_sampling import SamplingParameters
 from minidnn.solvers.core import Batches, Budget, NonFinite, Solver, StateError, checked_scalar, dot
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import FRACTION, POSITIVE, Integer, Number, OneOf, declared, parameter
+from minidnn.solvers.sampled_curvature import CURVATURES, curvature_product
 
 from minidnn.backend import Backend
-
-CURVATURES = ("gauss_newton", "hessian")
 
 
 @declared
@@ -180,7 +179,7 @@ class HessianFree(Solver):
 
     def __init__(self, nlp: Any, x: Any, batches: Batches, budget: Budget, params: HessianFreeParameters):
         super().__init__(nlp, x, batches, budget, params)
-        self.curvature = _curvature_product(nlp, params)
+        self.curvature = curvature_product(nlp, params.curvature, params.curvature_fraction, self.name)
         self.damping = params.damping
         self.previous: Any = None
         self.step = self.damping
@@ -266,25 +265,6 @@ class HessianFree(Solver):
         """f(x + step) on the current batch; +inf where it is not finite (a rejected trial)."""
         f = self.nlp.obj(self.x + step)
         return f if math.isfinite(f) else math.inf
-
-
-def _curvature_product(nlp: Any, params: HessianFreeParameters) -> Callable[[Any, Any], Any]:
-    """v -> C_S(x) v for the chosen curvature on the sub-sample (the whole problem without samples)."""
-    fraction = params.curvature_fraction
-    if params.curvature == "gauss_newton":
-        ghprod = getattr(nlp, "ghprod", None)
-        if ghprod is None:
-            raise ValueError(
-                f"hessian_free: {nlp.meta.name} has no Gauss-Newton product (ghprod, a network's "
-                "NeuralNetModel has one); use curvature='hessian' for a model with hprod"
-            )
-        return lambda x, v: ghprod(x, v, fraction=fraction)
-    if not nlp.has_hprod:
-        raise ValueError(f"hessian_free: {nlp.meta.name} has no Hessian-vector product (hprod)")
-    sample_hprod = getattr(nlp, "sample_hprod", None)
-    if sample_hprod is not None:
-        return lambda x, v: sample_hprod(x, v, fraction)
-    return nlp.hprod
 
 
 hessian_free = solver_function(HessianFree)

@@ -38,6 +38,16 @@ its sample means (weights r and m), and the overlap's evaluation at x_{k+1} serv
 Armijo search, S_{k+1} = B_{k+1}: its trial values need f on all of S_{k+1}, and O_k lies in a batch
 the model has left. The overlap then costs r/m of a batch gradient per iteration.
 
+Curvature pairs from products (``curvature="gauss_newton"`` or ``"hessian"``), in the spirit of the
+stochastic quasi-Newton method of Byrd, Hansen, Nocedal and Singer (SIAM J. Optim. 26, 2016), whose
+pairs are y = ∇²f_{S_H}(x̄) s on a sample S_H of its own: after the step the model moves to the next
+batch, f and ∇f are evaluated at x_{k+1} there, and the pair is (s_k, C_S(x_{k+1}) s_k), C the
+Gauss-Newton matrix or the Hessian on S, the first ⌈``curvature_fraction`` m⌉ samples of that batch
+(:mod:`minidnn.solvers.sampled_curvature`). Unlike that paper, a pair is made at every step from the
+step itself, not every L steps from averaged iterates. A Gauss-Newton pair has sᵀy = sᵀ G s ≥ 0,
+so the damping rarely acts; a product on a fraction f of the batch costs about f of a gradient
+where the overlap costs r/m of one, and no overlap is evaluated.
+
 Overlap r = m (the default) takes each pair from the whole batch, as the online L-BFGS of
 Schraudolph, Yu and Günter (AISTATS 2007): two whole-batch gradients per step, which on LeNet-5
 (batch 100) trained better at equal time than r = m/4 or m/2 with their split passes (measured; see
@@ -55,12 +65,14 @@ from minidnn.nlpmodels import InverseLBFGSOperator
 from minidnn.solvers.core import Batches, Budget, Solver
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import POSITIVE, Integer, Number, OneOf, declared, parameter
+from minidnn.solvers.sampled_curvature import CURVATURES, curvature_product
 
 ARMIJO_C = 1e-4  # Nocedal and Wright §3.1: c₁ = 10⁻⁴
 SHRINK = 0.5  # halving the step (Nocedal and Wright §3.1, backtracking)
 POWELL_LOW, POWELL_THETA = 0.2, 0.8  # Powell 1978; Nocedal and Wright, Procedure 18.2
 PAIR_RULES = ("powell", "skip")
 LINE_SEARCHES = ("armijo", "fixed")
+PAIR_SOURCES = ("overlap", *CURVATURES)
 
 
 @declared
@@ -88,6 +100,22 @@ class MultiBatchLBFGSParameters:
         "powell (damped pairs, all kept) or skip (pairs with too little curvature dropped)",
         OneOf(PAIR_RULES),
         source="Wang, Ma, Goldfarb and Liu 2017: damping for nonconvex stochastic problems",
+    )
+    curvature: str = parameter(
+        "overlap",
+        "what the pairs' y comes from: overlap (gradient differences on the overlap), gauss_newton "
+        "(nlp.ghprod) or hessian (Hessian products), the products on the first curvature_fraction of "
+        "the next batch",
+        OneOf(PAIR_SOURCES),
+        source="overlap: Berahas, Nocedal and Takáč 2016; products: Byrd, Hansen, Nocedal and Singer 2016",
+    )
+    curvature_fraction: float = parameter(
+        1.0,
+        "fraction of the batch that the curvature products of the pairs use",
+        Number(0.0, 1.0, low_open=True),
+        source="measured, LeNet-5 on MNIST, batch 100, 30 s, 2 threads: Gauss-Newton pairs on the whole "
+        "batch reached 0.934 test accuracy (677 steps), on a quarter of it 0.817 (813 steps); the "
+        "overlap's pairs, the default, 0.973 (822 steps)",
     )
     lr: float = parameter(
         1.0,
@@ -125,7 +153,10 @@ class MultiBatchLBFGS(Solver):
         self.memory = InverseLBFGSOperator(meta.nvar, mem=params.mem, dtype=meta.dtype, backend=meta.backend)
         self.by_parts = hasattr(nlp, "objgrad_samples") and hasattr(nlp, "batch_samples")
         self.g_overlap: Any = None
-        self.carries = params.line_search == "fixed"
+        self.carries = params.line_search == "fixed" and params.curvature == "overlap"
+        self.product = None
+        if params.curvature != "overlap":
+            self.product = curvature_product(nlp, params.curvature, params.curvature_fraction, self.name)
         self.pairs = 0
         self.skipped = 0
 
@@ -162,9 +193,19 @@ class MultiBatchLBFGS(Solver):
         point = x + alpha * d
         if self.rounds_to_same(x, point):
             return "small_step"
-        f_overlap, g_overlap = self.overlap_gradient(point)
-        self.checked_grad_norm(f_overlap, g_overlap)
-        step, change = alpha * d, g_overlap - self.g_overlap
+        step = alpha * d
+        if self.product is None:
+            f_overlap, g_overlap = self.overlap_gradient(point)
+            self.checked_grad_norm(f_overlap, g_overlap)
+            self.add_pair(step, g_overlap - self.g_overlap)
+            self.next_batch(point, (f_overlap, g_overlap))
+        else:
+            self.next_batch(point, None)
+            self.add_pair(step, self.product(point, step))
+        return None
+
+    def add_pair(self, step: Any, change: Any) -> None:
+        """Pushes (s, y), damped with ``pair_rule="powell"``, and counts it as kept or skipped."""
         if self.params.pair_rule == "powell":
             change = self.powell_damped(step, change)
         if self.memory.push(step, change, skip_nonfinite=True):
@@ -173,8 +214,6 @@ class MultiBatchLBFGS(Solver):
             self.skipped += 1
         self.extra.update(mem=self.memory.npairs, pairs=self.pairs)
         self.solver_specific.update(pairs=self.pairs, skipped_pairs=self.skipped)
-        self.next_batch(point, (f_overlap, g_overlap))
-        return None
 
     def next_batch(self, point: Any, overlap_at_point: tuple[float, Any] | None) -> None:
         """Moves to the next batch and evaluates there; on the same data (a fixed problem, one full
@@ -193,7 +232,7 @@ class MultiBatchLBFGS(Solver):
 
     def batch_gradient(self, x: Any) -> tuple[float, Any, Any]:
         """(f_S(x), ∇f_S(x), ∇f_O(x)) on the current batch S, ∇f_O from the same passes."""
-        if not self.by_parts:
+        if not self.by_parts or self.product is not None:
             f, g = self.nlp.objgrad(x)
             return f, g, g
         m = int(self.nlp.batch_samples)

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 import threadpoolctl
 from minidnn.datasets import from_arrays
-from minidnn.nlpmodels import NeuralNetModel
-from minidnn.nlpmodels.neural_net import SPLIT_MIN_SAMPLES
+from minidnn.nlpmodels import NeuralNetModel, neural_net
 
 import minidnn as md
 from minidnn import backend, layers, losses, models, thread_limits
@@ -68,10 +67,21 @@ def point(nlp: NeuralNetModel) -> tuple[np.ndarray, np.ndarray]:
     return nlp.meta.x0 + 0.1, np.cos(np.arange(nlp.meta.nvar))
 
 
+SPLIT_MIN_SAMPLES = 48
+CONV_NET_WORK = 6 * 6 * 2 * 9 + 18 * 3
+"""conv_net's multiply-adds per sample: the convolution's 6 x 6 x 2 outputs of 9 each, the Dense 18 x 3."""
+
+
 @pytest.fixture(autouse=True)
 def restored_threads():
     yield
     backend.set_threads(None)
+
+
+@pytest.fixture(autouse=True)
+def split_from_48_samples(monkeypatch):
+    """The automatic rule's threshold set to 48 samples per thread of conv_net."""
+    monkeypatch.setattr(neural_net, "SPLIT_MIN_WORK", SPLIT_MIN_SAMPLES * CONV_NET_WORK)
 
 
 # -- values -------------------------------------------------------------------------------------------
@@ -186,6 +196,16 @@ def test_the_automatic_rule_splits_conv_nets_with_enough_samples_per_thread():
     assert model(None, n=enough, batch_size=enough, net=mlp).split_parts == 1
     full = model(None, n=enough + 1, full_batch=True, eval_batch_size=enough)
     assert full.split_parts == 2
+
+
+def test_the_automatic_threshold_is_work_per_thread(monkeypatch):
+    monkeypatch.setattr(neural_net, "SPLIT_MIN_WORK", 100_000_000)
+    assert neural_net._multiply_adds(conv_net().root, (1, 1, 8, 8)) == CONV_NET_WORK
+    data = from_arrays(np.random.default_rng(0).random((720, 1, 28, 28)), np.arange(720) % 10, classes=10)
+    for net, splits, keeps in ((models.lenet_knet, 88, 86), (models.lenet5, 712, 710)):
+        options = {"threads": 2, "chunk_size": 1024}
+        assert NeuralNetModel(net(), data, batch_size=splits, **options).split_parts == 2
+        assert NeuralNetModel(net(), data, batch_size=keeps, **options).split_parts == 1
 
 
 def test_an_automatic_split_runs_its_parts_on_two_threads_in_the_callers_grad_mode():

@@ -125,3 +125,44 @@ def test_multibatch_lbfgs_trains_a_network_on_digits():
     assert stats.status == "max_epochs"
     assert stats.solver_specific["accuracy"] >= 0.93
     assert stats.solver_specific["pairs"] >= 0.9 * stats.iter
+
+
+@pytest.mark.parametrize("curvature", ["gauss_newton", "hessian"])
+def test_pairs_from_products_are_the_curvature_of_the_next_batch_at_the_new_point(monkeypatch, curvature):
+    pushed = []
+    push = InverseLBFGSOperator.push
+
+    def recording(self, s, y, **options):
+        pushed.append((s.copy(), y.copy()))
+        return push(self, s, y, **options)
+
+    monkeypatch.setattr(InverseLBFGSOperator, "push", recording)
+    data = synthetic()
+    nlp = NeuralNetModel(net(), data, batch_size=8, shuffle=False, dtype="float64", l2=0.01)
+    points = []
+    options = {"curvature": curvature, "curvature_fraction": 0.5, "pair_rule": "skip", "atol": 0, "rtol": 0}
+    record = lambda n, s, st: points.append(s.x.copy())  # noqa: E731
+    stats = solvers.multibatch_lbfgs(nlp, max_iter=2, callback=record, eval_every=None, **options)
+    assert stats.iter == 2 and len(pushed) == 2
+    for k, (s, y) in enumerate(pushed):
+        start = 8 * (k + 1)  # the first ⌈0.5 · 8⌉ = 4 samples of the next batch
+        sample = Dataset(data.x[start : start + 4], data.y[start : start + 4], data.classes, "s", "train")
+        alone = NeuralNetModel(net(), sample, batch_size=4, full_batch=True, dtype="float64", l2=0.01)
+        numpy.testing.assert_allclose(s, points[k + 1] - points[k], rtol=1e-12, atol=1e-15)
+        product = alone.ghprod if curvature == "gauss_newton" else alone.hprod
+        numpy.testing.assert_allclose(y, product(points[k + 1], s), rtol=1e-10, atol=1e-13)
+    assert stats.counters["neval_grad"] == 1 + stats.iter  # no overlap evaluated
+    counted = "neval_ghprod" if curvature == "gauss_newton" else "neval_hprod"
+    assert stats.counters[counted] == stats.iter
+
+
+def test_gauss_newton_pairs_need_a_model_with_ghprod_and_train_a_network():
+    with pytest.raises(ValueError, match="multibatch_lbfgs: .* has no Gauss-Newton product"):
+        solvers.multibatch_lbfgs(rosenbrock(), curvature="gauss_newton")
+    assert (
+        solvers.multibatch_lbfgs(rosenbrock(), curvature="hessian", atol=1e-6, rtol=0).status == "first_order"
+    )
+    train, test = datasets.load("digits"), datasets.load("digits", split="test")
+    nlp = NeuralNetModel(models.mlp([64, 64, 10], seed=0), train, test, batch_size=64)
+    stats = solvers.multibatch_lbfgs(nlp, max_epochs=5, max_time=None, curvature="gauss_newton")
+    assert stats.status == "max_epochs" and stats.solver_specific["accuracy"] >= 0.93
