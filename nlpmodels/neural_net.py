@@ -60,10 +60,11 @@ the same bits call after call, the unsplit values to rounding. The Gauss-Newton 
 linearisation per part. ``batch_split=False`` never splits; ``True`` splits whenever ``threads`` >= 2
 and is refused at construction without two threads, off NumPy, or for a network with random layers
 (their noise state lives on the layer the threads share); ``None``, the default, splits on NumPy a
-network with a Conv2d layer and no random layer, where each part's forward pass makes at least
-``SPLIT_MIN_WORK`` multiply-adds (the split costs thread hand-offs: it pays for convolutional networks
-with enough work per thread). A dense chain evaluated in closed form (``fused``) is never split.
-``split_parts`` says into how many parts the current batch's chunks are cut.
+network with a Conv2d layer and no random layer, for gradients and Hessian products, where each
+part's forward pass makes at least ``SPLIT_MIN_WORK`` multiply-adds for that evaluation (the split
+costs thread hand-offs: it pays for convolutional networks with enough work per thread; the objective
+alone is not split). A dense chain evaluated in closed form (``fused``) is never split.
+``split_parts`` says into how many parts the current batch's chunks are cut for a gradient.
 """
 
 from __future__ import annotations
@@ -97,27 +98,29 @@ CHUNK_SIZE = 512
 """Samples per forward and backward pass when a batch is larger (``chunk_size``'s default): measured
 on LeNet (benchmarks/memory.py and networks.py), larger chunks cost more time per sample and memory."""
 CHUNK_NOISE_STRIDE = 2**32
-SPLIT_MIN_WORK = 100_000_000
+SPLIT_MIN_WORK = {"gradient": 80_000_000, "hessian": 30_000_000}
 """Multiply-adds of one part's forward pass (samples per part times ``_multiply_adds`` per sample) at
-least for the automatic batch split (``batch_split=None``) to cut a chunk: what decides is the work
-each thread gets between its hand-offs of the interpreter lock.
+least for the automatic batch split (``batch_split=None``) to cut a chunk, by evaluation: gradients
+(obj with grad, objgrad, objgrad_samples, ghprod) and Hessian products (hprod, sample_hprod), which
+do more work per forward pass. The objective alone (``obj``) is not split automatically. What
+decides is the work each thread gets between its hand-offs of the interpreter lock.
 
-Measured with benchmarks/batch_split.py, float32, 2 threads on 2 cores, per-op time / split time,
-objgrad and hprod (above 1: the split faster):
+Measured with benchmarks/batch_split.py and the same comparison for obj and ghprod, float32, 2
+threads on 2 cores, per-op time / split time (above 1: the split faster), on LeNet
+(``models.lenet_knet``, 2,293,000 multiply-adds per sample) and LeNet-5 (``models.lenet5``,
+281,640), load average 0.5-1.2:
 
-- LeNet (``models.lenet_knet``, 2,293,000 multiply-adds per sample), in three runs (load average
-  0.4-1.7, 1.6-2.4 and 0.6-1.1):
+    network, batch (millions per part)   obj    objgrad   hprod   ghprod
+    LeNet 32 (37)                        0.71    0.84     1.07     0.85
+    LeNet 64 (73)                        0.82    1.01     1.13     1.12
+    LeNet 128 (147)                      0.84    1.25     1.29     1.28
+    LeNet-5 128 (18)                     0.84    0.82     1.01     0.80
+    LeNet-5 256 (36)                     0.95    1.09     1.26     1.14
+    LeNet-5 512 (72)                     1.47    1.26     1.19     1.21
 
-      batch        32          48          64          96          128         512
-      run 1    0.76 1.13   0.75 2.15   2.08 1.11   3.73 1.13   1.27 1.30   1.63 1.29
-      run 2    1.64 1.84   4.61 4.61   0.94 1.21   3.06 3.41   3.05 2.75   1.58 1.92
-      run 3    0.74 1.06   0.72 1.16   0.87 1.21   2.90 1.24   1.19 1.17   1.08 1.08
-
-  The split wins every time from batch 96, 48 samples and 110 million multiply-adds per thread (at
-  96, per-op objgrad was slower than serial in all three runs; 128 wins without that);
-- LeNet-5 (``models.lenet5``, 281,640 per sample; load 0.8-1.2): objgrad 0.69x, 0.73x, 0.82x and
-  0.91x at batch 64, 100, 128 and 256 (at most 36 million per thread), hprod 0.77x, 0.94x, 1.03x,
-  1.17x: below the threshold, the split loses.
+and, for objgrad and hprod on LeNet over three earlier runs (load 0.4-2.4), 0.74-1.64 and 1.06-1.84
+at batch 32, 0.87-2.08 and 1.11-1.21 at 64, 1.19-3.05 and 1.17-2.75 at 128. The thresholds keep the
+split where it won every time.
 """
 LossFunction = Callable[[Tensor, Any], Tensor]
 
@@ -126,8 +129,9 @@ class NeuralNetModel(NLPModel):
     """The analogue of KnetNLPModel (see the module docstring for the objective).
 
     ``batch_split``: None (the default) cuts each chunk into ``threads`` parts evaluated at once,
-    one thread each, for a convolutional network with at least ``SPLIT_MIN_WORK`` multiply-adds per
-    part; True whenever ``threads`` >= 2; False never (see the module docstring).
+    one thread each, for the derivatives of a convolutional network with at least
+    ``SPLIT_MIN_WORK`` multiply-adds per part; True whenever ``threads`` >= 2; False never (see the
+    module docstring).
     """
 
     def __init__(
@@ -297,7 +301,7 @@ class NeuralNetModel(NLPModel):
         if self._chain is not None:
             return self._scalar(self._summed(self._chain_sum("value", None)[0], None, vector=False)[0], x)
         with no_grad():
-            total = self._loss_sum(lambda loss: None)[0]
+            total = self._loss_sum(lambda loss: None, kind="value")[0]
         return self._scalar(self._summed(total, None, vector=False)[0], x)
 
     def _grad(self, x: Any) -> Any:
@@ -337,7 +341,7 @@ class NeuralNetModel(NLPModel):
 
         self.network.set_tangent(v)
         try:
-            flat = self._loss_sum(gradient_tangent, part)[1]
+            flat = self._loss_sum(gradient_tangent, part, "hessian")[1]
         finally:
             self.network.set_tangent(None)
         hv = self._summed(None, flat)[1]
@@ -409,7 +413,7 @@ class NeuralNetModel(NLPModel):
         gv = None
         for step, (weight, inputs, targets) in enumerate(self._chunks(part)):
             self.network.fix_noise(self._noise_step(step))
-            parts = self._parts_of(weight, inputs, targets)
+            parts = self._parts_of(weight, inputs, targets, "gradient")
             key = (self._version, part, len(parts))
             kept = self._kept_outputs(x, key) if one_chunk else None
             self.network.set_tangent(v)
@@ -495,18 +499,18 @@ class NeuralNetModel(NLPModel):
 
     @in_evaluation_settings
     def _loss_sum(
-        self, share_of: Callable[[Tensor], Any], part: tuple[int, int] | None = None
+        self, share_of: Callable[[Tensor], Any], part: tuple[int, int] | None = None, kind: str = "gradient"
     ) -> tuple[Any, Any]:
         """(the mean loss, the sum of ``share_of(share)``) over the current batch (or all chunks, or
         samples [start, stop) of them with ``part``), each share a chunk's or a part's weighted loss;
         the sum is None when ``share_of`` gives None (or no sample is here), the loss too without a
-        sample."""
+        sample. ``kind`` ("value", "gradient", "hessian") sets the automatic split's threshold."""
         self._kept_linearisation = None
         self.network.train()
         total = vector = None
         for step, (weight, inputs, targets) in enumerate(self._chunks(part)):
             self.network.fix_noise(self._noise_step(step))
-            parts = self._parts_of(weight, inputs, targets)
+            parts = self._parts_of(weight, inputs, targets, kind)
             shares = self._run_parts([functools.partial(self._loss_share, *p, share_of) for p in parts])
             for value, _ in shares:
                 total = value if total is None else total + value
@@ -524,24 +528,28 @@ class NeuralNetModel(NLPModel):
     # -- the batch split: the parts of a chunk evaluated at once, one thread each -----------------------
     @property
     def split_parts(self) -> int:
-        """The number of parts, one thread each, that a chunk of the current batch is evaluated in
-        (1: not split; a last chunk smaller than the others may be cut into fewer)."""
+        """The number of parts, one thread each, that a chunk of the current batch is cut into for a
+        gradient (1: not split; a last chunk smaller than the others may be cut into fewer)."""
         return self._parts(min(self._samples_here(), self._chunk_limit))
 
-    def _parts(self, count: int) -> int:
-        """Parts for a chunk of ``count`` samples (see ``batch_split`` in the module docstring)."""
+    def _parts(self, count: int, kind: str = "gradient") -> int:
+        """Parts for a chunk of ``count`` samples in an evaluation of ``kind`` ("value", "gradient" or
+        "hessian"; see ``batch_split`` in the module docstring)."""
         threads = self.threads or 1
         if self.batch_split is False or threads < 2 or count < 2 or self._chain is not None:
             return 1
-        enough = count // threads * self._work_per_sample >= SPLIT_MIN_WORK
+        minimum = SPLIT_MIN_WORK.get(kind)
+        enough = minimum is not None and count // threads * self._work_per_sample >= minimum
         if self.batch_split is None and not (self._splittable and enough):
             return 1
         return min(threads, count)
 
-    def _parts_of(self, weight: float, inputs: Tensor, targets: Any) -> list[tuple[float, Tensor, Any]]:
+    def _parts_of(
+        self, weight: float, inputs: Tensor, targets: Any, kind: str
+    ) -> list[tuple[float, Tensor, Any]]:
         """(weight, inputs, targets) of each part of a chunk: contiguous views, weights in proportion."""
         count = targets.shape[0]
-        parts = self._parts(count)
+        parts = self._parts(count, kind)
         if parts == 1:
             return [(weight, inputs, targets)]
         bounds = [count * k // parts for k in range(parts + 1)]

@@ -80,8 +80,9 @@ def restored_threads():
 
 @pytest.fixture(autouse=True)
 def split_from_48_samples(monkeypatch):
-    """The automatic rule's threshold set to 48 samples per thread of conv_net."""
-    monkeypatch.setattr(neural_net, "SPLIT_MIN_WORK", SPLIT_MIN_SAMPLES * CONV_NET_WORK)
+    """The automatic rule's thresholds set to 48 samples per thread of conv_net."""
+    work = SPLIT_MIN_SAMPLES * CONV_NET_WORK
+    monkeypatch.setattr(neural_net, "SPLIT_MIN_WORK", {"gradient": work, "hessian": work})
 
 
 # -- values -------------------------------------------------------------------------------------------
@@ -199,7 +200,7 @@ def test_the_automatic_rule_splits_conv_nets_with_enough_samples_per_thread():
 
 
 def test_the_automatic_threshold_is_work_per_thread(monkeypatch):
-    monkeypatch.setattr(neural_net, "SPLIT_MIN_WORK", 100_000_000)
+    monkeypatch.setattr(neural_net, "SPLIT_MIN_WORK", {"gradient": 100_000_000})
     assert neural_net._multiply_adds(conv_net().root, (1, 1, 8, 8)) == CONV_NET_WORK
     data = from_arrays(np.random.default_rng(0).random((720, 1, 28, 28)), np.arange(720) % 10, classes=10)
     for net, splits, keeps in ((models.lenet_knet, 88, 86), (models.lenet5, 712, 710)):
@@ -208,22 +209,31 @@ def test_the_automatic_threshold_is_work_per_thread(monkeypatch):
         assert NeuralNetModel(net(), data, batch_size=keeps, **options).split_parts == 1
 
 
-def test_an_automatic_split_runs_its_parts_on_two_threads_in_the_callers_grad_mode():
+def test_an_automatic_split_runs_its_parts_on_two_threads_in_the_callers_grad_mode(monkeypatch):
     seen: list[tuple[str, bool]] = []
 
     def recording_loss(outputs, labels):
         seen.append((threading.current_thread().name, md.is_grad_enabled()))
         return losses.softmax_cross_entropy(outputs, labels)
 
+    def threads_used(call) -> set[str]:
+        seen.clear()
+        call()
+        return {name for name, _ in seen}
+
     enough = 2 * SPLIT_MIN_SAMPLES
     nlp = model(None, n=enough, batch_size=enough, loss=recording_loss)
-    for call, recording in ((nlp.grad, True), (nlp.obj, False)):
-        seen.clear()
-        call(nlp.meta.x0)
-        names = {name for name, _ in seen}
+    forced = model(True, n=enough, batch_size=enough, loss=recording_loss)
+    x, v = point(nlp)
+    for call, recording in ((lambda: nlp.grad(x), True), (lambda: forced.obj(x), False)):
+        names = threads_used(call)
         assert len(seen) == 2 and threading.current_thread().name in names
         assert any(name.startswith("minidnn-part") for name in names)
         assert {mode for _, mode in seen} == {recording}
+    assert threads_used(lambda: nlp.obj(x)) == {threading.current_thread().name}  # obj alone: never
+    monkeypatch.setitem(neural_net.SPLIT_MIN_WORK, "gradient", enough * CONV_NET_WORK)
+    assert nlp.split_parts == 1 and threads_used(lambda: nlp.grad(x)) == {threading.current_thread().name}
+    assert len(threads_used(lambda: nlp.hprod(x, v))) == 2  # Hessian products split from less work
 
 
 def test_the_blas_runs_one_thread_per_part_and_its_counts_come_back_after():
