@@ -379,11 +379,12 @@ class DenseChain:
         """This thread's buffers for the batch size of ``inputs``, and the inputs as (N, features)."""
         n = inputs.shape[0]
         kept = self._local.__dict__.setdefault("sizes", {})
-        s = kept.get(n)
+        s = kept.pop(n, None)
         if s is None:
             if len(kept) >= SIZES_KEPT:
                 del kept[next(iter(kept))]
-            s = kept[n] = _Scratch(self, n)
+            s = _Scratch(self, n)
+        kept[n] = s
         return s, inputs.reshape(n, -1)
 
     def _allocate(self, kind: str, s: _Scratch) -> list[Any]:

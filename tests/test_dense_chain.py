@@ -191,9 +191,11 @@ def test_each_thread_keeps_the_buffers_of_its_last_batch_sizes():
     def evaluate(n: int) -> float:
         return float(chain.value_and_gradient(rng.standard_normal((n, 6)), rng.integers(0, 4, n), 1.0, out))
 
-    for n in (3, 4, 5, 3):
+    for n in (3, 4, 3, 5):
         evaluate(n)
-    assert sorted(chain._local.sizes) == [3, 5] and len(chain._local.sizes) == SIZES_KEPT
+    assert (
+        sorted(chain._local.sizes) == [3, 5] and len(chain._local.sizes) == SIZES_KEPT
+    )  # 4: used least recently
     elsewhere = threading.Thread(target=evaluate, args=(7,))
     elsewhere.start()
     elsewhere.join()
