@@ -13,6 +13,7 @@ import pytest
 import threadpoolctl
 from minidnn.datasets import from_arrays
 from minidnn.nlpmodels import NeuralNetModel, neural_net
+from probes import faults_per_call, forward_passes
 
 import minidnn as md
 from minidnn import backend, layers, losses, models, thread_limits
@@ -126,20 +127,6 @@ def test_the_split_values_are_the_same_bits_call_after_call():
 
 
 # -- the kept linearisation: one per part ---------------------------------------------------------------
-def forward_passes(monkeypatch, nlp: NeuralNetModel) -> list[int]:
-    """A list that grows by one at each call of the model's network, on whatever thread."""
-    calls: list[int] = []
-    network_type = type(nlp.network)
-    forward = network_type.__call__
-
-    def counted(self, *args, **kwargs):
-        calls.append(1)
-        return forward(self, *args, **kwargs)
-
-    monkeypatch.setattr(network_type, "__call__", counted)
-    return calls
-
-
 def test_products_at_one_point_reuse_each_part_linearisation_and_any_change_renews_them(monkeypatch):
     nlp, twin = model(True, batch_size=20), model(True, batch_size=20)
     x, v = point(nlp)
@@ -285,12 +272,6 @@ def test_an_exception_in_a_part_reaches_the_caller_as_it_was_and_changes_nothing
         np.testing.assert_array_equal(value, values[name], err_msg=name)
 
 
-def minor_faults() -> int:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="minor page faults are counted on Linux")
 def test_steady_state_split_calls_map_no_new_memory():
     rng = np.random.default_rng(0)
@@ -300,12 +281,7 @@ def test_steady_state_split_calls_map_no_new_memory():
     v = rng.standard_normal(nlp.meta.nvar).astype(np.float32)
     calls = {"objgrad": lambda: nlp.objgrad(x), "hprod": lambda: nlp.hprod(x, v)}
     for name, call in calls.items():
-        for _ in range(2):
-            call()
-        before = minor_faults()
-        for _ in range(3):
-            call()
-        per_call = (minor_faults() - before) / 3
+        per_call = faults_per_call(call)
         assert per_call <= 16, f"{name}: {per_call} minor page faults per call after warm-up"
 
 

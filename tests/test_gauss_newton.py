@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from minidnn.datasets import Dataset
 from minidnn.nlpmodels import NeuralNetModel
+from probes import forward_passes
 
 import minidnn as md
 from minidnn import layers, losses, models, ops
@@ -177,20 +178,6 @@ def test_products_and_parts_are_counted_and_check_their_arguments():
     with pytest.raises(ValueError, match="v must have shape"):
         nlp.ghprod(x, v[:-1])
     assert nlp.counters.neval_ghprod == 1
-
-
-def forward_passes(monkeypatch, nlp: NeuralNetModel) -> list[int]:
-    """A list that grows by one at each call of the model's network (a forward pass)."""
-    calls: list[int] = []
-    network_type = type(nlp.network)
-    forward = network_type.__call__
-
-    def counted(self, *args, **kwargs):
-        calls.append(1)
-        return forward(self, *args, **kwargs)
-
-    monkeypatch.setattr(network_type, "__call__", counted)
-    return calls
 
 
 def test_products_at_one_point_reuse_the_linearisation_and_any_change_renews_it(monkeypatch):

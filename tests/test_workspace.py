@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from minidnn.datasets import from_arrays
 from minidnn.nlpmodels import NeuralNetModel
+from probes import faults_per_call
 
 from minidnn import Tensor, backend, grad, models, ops, workspace
 from minidnn.derivatives import hvp
@@ -146,12 +147,6 @@ def model(network, batch):
     return NeuralNetModel(network, data, batch_size=batch, shuffle=False)
 
 
-def minor_faults() -> int:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="minor page faults are counted on Linux")
 @pytest.mark.parametrize("preset", ["mlp", "lenet"])
 def test_steady_state_objgrad_and_hprod_map_no_new_memory(preset):
@@ -160,12 +155,7 @@ def test_steady_state_objgrad_and_hprod_map_no_new_memory(preset):
     v = np.random.default_rng(1).standard_normal(nlp.meta.nvar).astype(np.float32)
     calls = {"objgrad": lambda: nlp.objgrad(x), "hprod": lambda: nlp.hprod(x, v)}
     for name, call in calls.items():
-        for _ in range(2):
-            call()
-        before = minor_faults()
-        for _ in range(3):
-            call()
-        per_call = (minor_faults() - before) / 3
+        per_call = faults_per_call(call)
         assert per_call <= 16, f"{name}: {per_call} minor page faults per call after warm-up"
 
 
