@@ -127,7 +127,8 @@ class RunSettings:
     threads: int = field(
         default=0,
         metadata=flag(
-            "BLAS threads of NumPy and SciPy for the run (0: the libraries' own; 1 on a shared machine)",
+            "BLAS threads of NumPy and SciPy for the run (0: the libraries' own; 1 on a shared machine; "
+            "2 or more also splits a convolutional network's large batches across threads)",
             group=_MODEL,
             type=values.nonnegative_int,
             metavar="N",
