@@ -38,7 +38,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from minidnn.layers import Dense, Flatten, Identity, Layer, ReLU, Sequential, Sigmoid, Softplus, Tanh
+from minidnn.layers import Dense, Flatten, Identity, Layer, ReLU, Sigmoid, Softplus, Tanh
+from minidnn.layers.sequential import applied_layers
 from minidnn.network import Network
 
 LOSSES = ("softmax_cross_entropy", "mse")
@@ -94,12 +95,8 @@ def _sigmoid_curvature(xp: Any, z: Any, a: Any, d: Any, out: Any) -> None:
 
 
 def _softplus(xp: Any, z: Any, out: Any) -> None:
-    """max(z, 0) + log1p(exp(-|z|)), with no overflow for any z."""
-    xp.abs(z, out=out)
-    xp.negative(out, out=out)
-    xp.exp(out, out=out)
-    xp.log1p(out, out=out)
-    xp.add(out, xp.maximum(z, 0), out=out)
+    """log(exp(0) + exp(z)), with no overflow for any z and no temporary."""
+    xp.logaddexp(z, 0, out=out)
 
 
 def _softplus_slope(xp: Any, z: Any, a: Any, out: Any) -> None:
@@ -415,7 +412,7 @@ class DenseChain:
 
 def _stages(network: Network) -> list[Stage] | None:
     """The network's stages when it is a chain (see the module docstring), else None."""
-    leaves = [layer for layer in _leaves(network.root) if type(layer) is not Identity]
+    leaves = [layer for layer in applied_layers(network.root) if type(layer) is not Identity]
     if len({id(layer) for layer in leaves if type(layer) is Dense}) != sum(
         type(lay) is Dense for lay in leaves
     ):
@@ -433,11 +430,3 @@ def _stages(network: Network) -> list[Stage] | None:
         else:
             return None
     return stages or None
-
-
-def _leaves(layer: Layer) -> list[Layer]:
-    """The layers a forward pass applies, in order: Sequential containers opened, each place of a
-    layer held at several places counted (tied weights then show as a repeated Dense)."""
-    if type(layer) is Sequential:
-        return [leaf for child in layer.layers for leaf in _leaves(child)]
-    return [layer]

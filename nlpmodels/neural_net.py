@@ -86,7 +86,8 @@ from minidnn import backend as _backend
 from minidnn import losses
 from minidnn.dense_chain import DenseChain
 from minidnn.engine import grad as _grad_of
-from minidnn.layers import Conv2d, Dense, Layer, Sequential
+from minidnn.layers import Conv2d, Dense, Layer
+from minidnn.layers.sequential import applied_layers
 from minidnn.mode import no_grad
 from minidnn.network import Network
 from minidnn.ops import buffers
@@ -997,7 +998,7 @@ def _multiply_adds(layer: Layer, shape: tuple[int, ...]) -> int:
     """Multiply-adds of one sample's forward pass through ``layer`` from input ``shape`` (a batch of
     one): those of its Dense and Conv2d layers, the others counted as free."""
     total = 0
-    for leaf in _forward_leaves(layer):
+    for leaf in applied_layers(layer):
         out = leaf.output_shape(shape)
         if isinstance(leaf, Dense):
             total += leaf.in_features * leaf.out_features
@@ -1005,13 +1006,6 @@ def _multiply_adds(layer: Layer, shape: tuple[int, ...]) -> int:
             total += math.prod(out[1:]) * leaf.in_channels * math.prod(leaf.kernel_size)
         shape = out
     return total
-
-
-def _forward_leaves(layer: Layer) -> list[Layer]:
-    """The layers a forward pass applies, in order (Sequential containers opened)."""
-    if isinstance(layer, Sequential):
-        return [leaf for child in layer.layers for leaf in _forward_leaves(child)]
-    return [layer]
 
 
 def _is_random(layer: Layer) -> bool:

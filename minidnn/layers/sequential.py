@@ -46,3 +46,12 @@ class Sequential(Layer):
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return f"Sequential({inner})"
+
+
+def applied_layers(layer: Layer) -> list[Layer]:
+    """The layers a forward pass through ``layer`` applies, in order: containers of exactly type
+    Sequential opened (a subclass may apply its layers otherwise), and a layer held at several places
+    listed at each (``named_layers`` lists it once)."""
+    if type(layer) is Sequential:
+        return [leaf for child in layer.layers for leaf in applied_layers(child)]
+    return [layer]
