@@ -34,96 +34,18 @@ and for a backend without ``out=`` (the Array API stand-in): the caller then use
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from minidnn.layers import Dense, Flatten, Identity, Layer, ReLU, Sigmoid, Softplus, Tanh
+from minidnn.activation_rules import ACTIVATIONS, Activation, through_activation
+from minidnn.conv_front import ConvFront, ConvStage, front_stages
+from minidnn.layers import Conv2d, Dense, Flatten, Identity
 from minidnn.layers.sequential import applied_layers
 from minidnn.network import Network
 
 LOSSES = ("softmax_cross_entropy", "mse")
 SIZES_KEPT = 2
 """Batch sizes whose buffers a thread keeps (say a full batch and an epoch's shorter last one)."""
-
-
-# -- activations: σ, σ' and σ'' written into ``out`` (a = σ(z), d = σ'(z)) ------------------------------
-def _relu(xp: Any, z: Any, out: Any) -> None:
-    xp.maximum(z, 0, out=out)
-
-
-def _relu_slope(xp: Any, z: Any, a: Any, out: Any) -> None:
-    """The step [z > 0] as 0 and 1."""
-    xp.greater(z, 0, out=out)
-
-
-def _tanh(xp: Any, z: Any, out: Any) -> None:
-    xp.tanh(z, out=out)
-
-
-def _tanh_slope(xp: Any, z: Any, a: Any, out: Any) -> None:
-    """1 - a²."""
-    xp.multiply(a, a, out=out)
-    xp.subtract(1, out, out=out)
-
-
-def _tanh_curvature(xp: Any, z: Any, a: Any, d: Any, out: Any) -> None:
-    """-2 a (1 - a²)."""
-    xp.multiply(a, d, out=out)
-    xp.multiply(out, -2, out=out)
-
-
-def _sigmoid(xp: Any, z: Any, out: Any) -> None:
-    """(1 + tanh(z / 2)) / 2, with no overflow for any z."""
-    xp.multiply(z, 0.5, out=out)
-    xp.tanh(out, out=out)
-    xp.add(out, 1, out=out)
-    xp.multiply(out, 0.5, out=out)
-
-
-def _sigmoid_slope(xp: Any, z: Any, a: Any, out: Any) -> None:
-    """a (1 - a)."""
-    xp.subtract(1, a, out=out)
-    xp.multiply(out, a, out=out)
-
-
-def _sigmoid_curvature(xp: Any, z: Any, a: Any, d: Any, out: Any) -> None:
-    """a (1 - a)(1 - 2a) = d (1 - 2a)."""
-    xp.multiply(a, -2, out=out)
-    xp.add(out, 1, out=out)
-    xp.multiply(out, d, out=out)
-
-
-def _softplus(xp: Any, z: Any, out: Any) -> None:
-    """log(exp(0) + exp(z)), with no overflow for any z and no temporary."""
-    xp.logaddexp(z, 0, out=out)
-
-
-def _softplus_slope(xp: Any, z: Any, a: Any, out: Any) -> None:
-    """The logistic function of z."""
-    _sigmoid(xp, z, out)
-
-
-def _softplus_curvature(xp: Any, z: Any, a: Any, d: Any, out: Any) -> None:
-    """σ(z)(1 - σ(z)), from d = σ(z)."""
-    _sigmoid_slope(xp, z, d, out)
-
-
-@dataclass(frozen=True)
-class Activation:
-    """σ, σ' and σ'' of an elementwise activation; ``curvature`` is None where σ'' is 0."""
-
-    apply: Callable[[Any, Any, Any], None]
-    slope: Callable[[Any, Any, Any, Any], None]
-    curvature: Callable[[Any, Any, Any, Any, Any], None] | None
-
-
-ACTIVATIONS: dict[type[Layer], Activation] = {
-    ReLU: Activation(_relu, _relu_slope, None),
-    Tanh: Activation(_tanh, _tanh_slope, _tanh_curvature),
-    Sigmoid: Activation(_sigmoid, _sigmoid_slope, _sigmoid_curvature),
-    Softplus: Activation(_softplus, _softplus_slope, _softplus_curvature),
-}
 
 
 # -- the losses: scale·f, its slope ∂(scale·f)/∂z and scale·H_L w for outputs z (N, C) ------------------
@@ -201,11 +123,17 @@ class _Scratch:
             arrays = self.stages[kind] = self.chain._allocate(kind, self)
         return arrays
 
-    def take(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:
+    def take(self, name: Any, shape: tuple[int, ...], dtype: Any, zeros: bool = False) -> Any:
+        """The buffer ``name``, made (filled with zeros with ``zeros``) on first use."""
         array = self.named.get(name)
         if array is None:
-            array = self.named[name] = self.chain.xp.empty(shape, dtype=dtype)
+            make = self.chain.xp.zeros if zeros else self.chain.xp.empty
+            array = self.named[name] = make(shape, dtype=dtype)
         return array
+
+    def kept(self, name: Any) -> Any:
+        """The buffer ``name`` made earlier in this evaluation."""
+        return self.named[name]
 
 
 @dataclass(frozen=True)
@@ -226,9 +154,10 @@ class DenseChain:
     written into ``out``, a vector of the network's size, dtype and backend.
     """
 
-    def __init__(self, network: Network, stages: list[Stage], loss: str):
+    def __init__(self, network: Network, stages: list[Stage], loss: str, front: ConvFront | None = None):
         self.network = network
         self.stages = stages
+        self.front = front
         self.loss_name = loss
         self.xp = network.backend.xp
         self._loss = LOSS_RULES[loss]
@@ -239,28 +168,35 @@ class DenseChain:
         """The chain of ``network`` for the loss named ``loss``, or None where either is not one."""
         if loss not in LOSSES or network.backend.name not in ("numpy", "cupy"):
             return None
-        stages = _stages(network)
-        return None if stages is None else cls(network, stages, loss)
+        found = _stages(network)
+        if found is None:
+            return None
+        front_stages, stages = found
+        front = ConvFront(network, front_stages) if front_stages else None
+        return cls(network, stages, loss, front)
 
     # -- the four evaluations ---------------------------------------------------------------------
     def value(self, inputs: Any, targets: Any, scale: float) -> Any:
         """scale·f on the batch, a scalar on the device."""
-        s, a0 = self._start(inputs)
+        s = self._scratch(inputs)
+        a0 = self._inputs(s, inputs, None, slopes=False)
         self._forward(s, a0, None, slopes=False)
         return self._loss.value(self.xp, self._outputs(s), targets, scale, s, None)
 
     def value_and_gradient(self, inputs: Any, targets: Any, scale: float, out: Any) -> Any:
         """scale·f, with scale·∇f written into ``out``."""
-        s, a0 = self._start(inputs)
+        s = self._scratch(inputs)
+        a0 = self._inputs(s, inputs, None, slopes=True)
         self._forward(s, a0, None, slopes=True)
         value = self._loss.value(self.xp, self._outputs(s), targets, scale, s, self._slope(s))
-        self._reverse(s, a0, out)
+        self._reverse(s, a0, out, pairs=1)
         return value
 
     def hessian_product(self, inputs: Any, targets: Any, scale: float, v: Any, out: Any) -> None:
         """scale·∇²f v written into ``out`` (Pearlmutter's R-operator)."""
-        s, a0 = self._start(inputs)
+        s = self._scratch(inputs)
         directions = self._views(v)
+        a0 = self._inputs(s, inputs, directions, slopes=True)
         self._forward(s, a0, directions, slopes=True)
         outputs = self._outputs(s)
         self._loss.value(self.xp, outputs, targets, scale, s, self._slope(s))
@@ -270,12 +206,14 @@ class DenseChain:
 
     def gauss_newton_product(self, inputs: Any, targets: Any, scale: float, v: Any, out: Any) -> None:
         """scale·Jᵀ H_L J v written into ``out``: the reverse pass seeded with H_L J v."""
-        s, a0 = self._start(inputs)
-        self._forward(s, a0, self._views(v), slopes=True)
+        s = self._scratch(inputs)
+        directions = self._views(v)
+        a0 = self._inputs(s, inputs, directions, slopes=True)
+        self._forward(s, a0, directions, slopes=True)
         outputs = self._outputs(s)
         self._loss.value(self.xp, outputs, targets, scale, s, None)
         self._loss.hessian_product(self.xp, outputs, targets, self._r_outputs(s), scale, s, self._slope(s))
-        self._reverse(s, a0, out)
+        self._reverse(s, a0, out, pairs=2)
 
     # -- passes ----------------------------------------------------------------------------------
     # Buffers of stage i (``_allocate``), two of them with rows [0, n) over rows [n, 2n), so that a
@@ -283,6 +221,13 @@ class DenseChain:
     #   Z  Z_i over R(Z_i)      A  A_i over R(A_i) (Z itself where σ_i is the identity)
     #   G  R(g_i) over g_i, each turned into R(dZ_i) over dZ_i by the reverse pass
     #   D  D_i = σ_i'(Z_i)      S, AV, GV  products summed into the others
+    # The inputs A_0 have n rows, or 2n (A_0 over R(A_0)) from a convolutional front with directions.
+    def _inputs(self, s: _Scratch, inputs: Any, directions: list[Any] | None, slopes: bool) -> Any:
+        """A_0: the inputs as (N, features), or the front's output."""
+        if self.front is None:
+            return inputs.reshape(s.n, -1)
+        return self.front.forward(s, inputs, directions, slopes)
+
     def _forward(self, s: _Scratch, a0: Any, directions: list[Any] | None, slopes: bool) -> None:
         """Z_i, A_i (and D_i with ``slopes``) for every stage; with ``directions``, R(Z_i) and R(A_i)
         too, A_{i-1} W_iᵀ over R(A_{i-1}) W_iᵀ as one product."""
@@ -292,14 +237,12 @@ class DenseChain:
         previous = a0
         for i, stage in enumerate(self.stages):
             weight, bias, z = stage.dense.weight.data, stage.dense.bias, zs[i]
-            if directions is None or i == 0:
-                xp.matmul(previous[:n], weight.T, out=z[:n])
-            else:
-                xp.matmul(previous, weight.T, out=z)
+            rows = n if directions is None else previous.shape[0]
+            xp.matmul(previous[:rows], weight.T, out=z[:rows])
             if bias is not None:
                 xp.add(z[:n], bias.data, out=z[:n])
             if directions is not None:
-                self._forward_direction(s, i, previous[:n], z, directions)
+                self._forward_direction(s, i, previous[:n], z, directions, rows > n)
             a = activations[i]
             if stage.activation is not None:
                 stage.activation.apply(xp, z[:n], a[:n])
@@ -309,11 +252,13 @@ class DenseChain:
                         xp.multiply(slopes_out[i], z[n:], out=a[n:])
             previous = a
 
-    def _forward_direction(self, s: _Scratch, i: int, a: Any, z: Any, directions: list[Any]) -> None:
-        """R(Z_i) = R(A_{i-1}) W_iᵀ (in z's lower rows already, except for i = 0) + A_{i-1} V_iᵀ + c_i."""
+    def _forward_direction(
+        self, s: _Scratch, i: int, a: Any, z: Any, directions: list[Any], summed: bool
+    ) -> None:
+        """R(Z_i) = R(A_{i-1}) W_iᵀ (in z's lower rows already when ``summed``) + A_{i-1} V_iᵀ + c_i."""
         xp, n, stage = self.xp, s.n, self.stages[i]
         v_weight = directions[stage.index]
-        if i == 0:
+        if not summed:
             xp.matmul(a, v_weight.T, out=z[n:])
         else:
             product = s.stage("AV")[i]
@@ -322,8 +267,9 @@ class DenseChain:
         if stage.dense.bias is not None:
             xp.add(z[n:], directions[stage.index + 1], out=z[n:])
 
-    def _reverse(self, s: _Scratch, a0: Any, out: Any) -> None:
-        """The reverse pass from g_L (lower rows of the last G buffer) into the flat vector ``out``."""
+    def _reverse(self, s: _Scratch, a0: Any, out: Any, pairs: int) -> None:
+        """The reverse pass from g_L (lower rows of the last G buffer) into the flat vector ``out``;
+        ``pairs`` 2 where the forward pass ran with directions (the front's buffers)."""
         xp, n, views = self.xp, s.n, self._views(out)
         gradients, activations, slopes = s.stage("G"), s.stage("A"), s.stage("D")
         for i in range(len(self.stages) - 1, -1, -1):
@@ -331,11 +277,14 @@ class DenseChain:
             g = gradients[i][n:]
             if stage.activation is not None:
                 xp.multiply(g, slopes[i], out=g)
-            xp.matmul(g.T, a0 if i == 0 else activations[i - 1][:n], out=views[stage.index])
+            xp.matmul(g.T, a0[:n] if i == 0 else activations[i - 1][:n], out=views[stage.index])
             if stage.dense.bias is not None:
                 g.sum(axis=0, out=views[stage.index + 1])
             if i > 0:
                 xp.matmul(g, stage.dense.weight.data, out=gradients[i - 1][n:])
+        if self.front is not None:
+            xp.matmul(g, self.stages[0].dense.weight.data, out=self.front.gradient_buffer(s, 1))
+            self.front.reverse(s, views, None, pairs)
 
     def _reverse_r(self, s: _Scratch, a0: Any, directions: list[Any], out: Any) -> None:
         """The R pass of the reverse pass, from R(g_L) over g_L in the last G buffer, into ``out``."""
@@ -346,34 +295,32 @@ class DenseChain:
             r_g, g = both[:n], both[n:]
             if stage.activation is not None:
                 self._through_activation(s, i, r_g, g)
-            if i == 0:
-                xp.matmul(r_g.T, a0, out=views[stage.index])
+            below_activation = a0 if i == 0 else activations[i - 1]
+            if below_activation.shape[0] == n:
+                xp.matmul(r_g.T, below_activation, out=views[stage.index])
             else:
-                xp.matmul(both.T, activations[i - 1], out=views[stage.index])
+                xp.matmul(both.T, below_activation, out=views[stage.index])
             if stage.dense.bias is not None:
                 r_g.sum(axis=0, out=views[stage.index + 1])
-            if i > 0:
-                below, product = gradients[i - 1], s.stage("GV")[i]
+            if i > 0 or self.front is not None:
+                below = gradients[i - 1] if i > 0 else self.front.gradient_buffer(s, 2)
+                product = s.stage("GV")[i]
                 xp.matmul(both, stage.dense.weight.data, out=below)
                 xp.matmul(g, directions[stage.index], out=product)
                 xp.add(below[:n], product, out=below[:n])
+        if self.front is not None:
+            self.front.reverse(s, views, directions, 2)
 
     def _through_activation(self, s: _Scratch, i: int, r_g: Any, g: Any) -> None:
         """R(dZ_i) = R(g_i) ⊙ D_i + g_i ⊙ S_i ⊙ R(Z_i) and dZ_i = g_i ⊙ D_i, in place."""
-        xp, n, activation = self.xp, s.n, self.stages[i].activation
-        d = s.stage("D")[i]
-        xp.multiply(r_g, d, out=r_g)
-        if activation.curvature is not None:
-            z, a, term = s.stage("Z")[i], s.stage("A")[i], s.stage("S")[i]
-            activation.curvature(xp, z[:n], a[:n], d, term)
-            xp.multiply(term, g, out=term)
-            xp.multiply(term, z[n:], out=term)
-            xp.add(r_g, term, out=r_g)
-        xp.multiply(g, d, out=g)
+        n, activation = s.n, self.stages[i].activation
+        z, a = s.stage("Z")[i], s.stage("A")[i]
+        term = s.stage("S")[i] if activation.curvature is not None else None
+        through_activation(self.xp, activation, z[:n], z[n:], a[:n], s.stage("D")[i], term, r_g, g)
 
     # -- buffers and views ------------------------------------------------------------------------
-    def _start(self, inputs: Any) -> tuple[_Scratch, Any]:
-        """This thread's buffers for the batch size of ``inputs``, and the inputs as (N, features)."""
+    def _scratch(self, inputs: Any) -> _Scratch:
+        """This thread's buffers for the batch size of ``inputs``."""
         n = inputs.shape[0]
         kept = self._local.__dict__.setdefault("sizes", {})
         s = kept.pop(n, None)
@@ -382,7 +329,7 @@ class DenseChain:
                 del kept[next(iter(kept))]
             s = _Scratch(self, n)
         kept[n] = s
-        return s, inputs.reshape(n, -1)
+        return s
 
     def _allocate(self, kind: str, s: _Scratch) -> list[Any]:
         """Stage ``kind``'s buffers for ``s`` (see ``_forward``)."""
@@ -410,17 +357,22 @@ class DenseChain:
         return self.network.layout.views(self.network.backend, vector)
 
 
-def _stages(network: Network) -> list[Stage] | None:
-    """The network's stages when it is a chain (see the module docstring), else None."""
+def _stages(network: Network) -> tuple[list[ConvStage], list[Stage]] | None:
+    """The network's front stages and dense stages when it is a chain (see the module docstring),
+    else None."""
     leaves = [layer for layer in applied_layers(network.root) if type(layer) is not Identity]
-    if len({id(layer) for layer in leaves if type(layer) is Dense}) != sum(
-        type(lay) is Dense for lay in leaves
-    ):
+    weighted = [layer for layer in leaves if type(layer) in (Dense, Conv2d)]
+    if len({id(layer) for layer in weighted}) != len(weighted):
         return None
+    found = front_stages(leaves)
+    if found is None:
+        return None
+    front, leaves, index = found
     if leaves and type(leaves[0]) is Flatten:
         leaves = leaves[1:]
+    elif front:
+        return None
     stages: list[Stage] = []
-    index = 0
     for layer in leaves:
         if type(layer) is Dense:
             stages.append(Stage(layer, index, None))
@@ -429,4 +381,4 @@ def _stages(network: Network) -> list[Stage] | None:
             stages[-1] = Stage(stages[-1].dense, stages[-1].index, ACTIVATIONS[type(layer)])
         else:
             return None
-    return stages or None
+    return (front, stages) if stages else None

@@ -190,11 +190,12 @@ class NeuralNetModel(NLPModel):
         )
         self.network = network
         self._chain = DenseChain.of(network, loss) if fused and isinstance(loss, str) else None
+        self._unsplit_chain = self._chain is not None and self._chain.front is None
         self.train_data, self.test_data = train, test
         self.full_batch = bool(full_batch)
         self.l2 = float(l2)
         self._l2_spare: Any = None
-        self._chain_spare_vector: Any = None
+        self._chain_spare_vectors: list[Any] = []
         self._version = 0
         self._full_epochs = 0
         self._batch: tuple[int, float, Tensor, Any] | None = None
@@ -537,7 +538,7 @@ class NeuralNetModel(NLPModel):
         """Parts for a chunk of ``count`` samples in an evaluation of ``kind`` ("value", "gradient" or
         "hessian"; see ``batch_split`` in the module docstring)."""
         threads = self.threads or 1
-        if self.batch_split is False or threads < 2 or count < 2 or self._chain is not None:
+        if self.batch_split is False or threads < 2 or count < 2 or self._unsplit_chain:
             return 1
         minimum = SPLIT_MIN_WORK.get(kind)
         enough = minimum is not None and count // threads * self._work_per_sample >= minimum
@@ -568,18 +569,37 @@ class NeuralNetModel(NLPModel):
     @in_evaluation_settings
     def _chain_sum(self, kind: str, part: tuple[int, int] | None, v: Any = None) -> tuple[Any, Any]:
         """The chunks' shares through the dense chain, ``kind`` one of its evaluations: (loss or None,
-        flat vector or None), as ``_summed`` takes them. The chain runs on this thread (no split)."""
+        flat vector or None), as ``_summed`` takes them. A chunk's parts (the batch split of a chain
+        with a convolutional front) run at once, each into a vector of its own, summed in order."""
         self._kept_linearisation = None
         evaluate, total, vector = getattr(self._chain, kind), None, None
+        split_kind = {"value": "value", "value_and_gradient": "gradient"}.get(kind, "hessian")
         for weight, inputs, targets in self._chunks(part):
+            pieces = self._parts_of(weight, inputs, targets, split_kind)
             if kind == "value":
-                total = _plus(total, evaluate(inputs.data, targets, weight))
+                calls = [functools.partial(evaluate, p.data, t, w) for w, p, t in pieces]
+                for share in self._run_parts(calls):
+                    total = _plus(total, share)
                 continue
-            out = buffers.empty(self.meta.x0, (self.meta.nvar,)) if vector is None else self._chain_spare()
-            arguments = (inputs.data, targets, weight) if v is None else (inputs.data, targets, weight, v)
-            total = _plus(total, evaluate(*arguments, out))
-            vector = _sum_into(vector, [out])
+            outs = self._chain_vectors(len(pieces), first=vector is None)
+            extra = () if v is None else (v,)
+            calls = [
+                functools.partial(evaluate, p.data, t, w, *extra, out) for (w, p, t), out in zip(pieces, outs)
+            ]
+            for share in self._run_parts(calls):
+                total = _plus(total, share)
+            vector = _sum_into(vector, outs)
         return total, vector
+
+    def _chain_vectors(self, count: int, first: bool) -> list[Any]:
+        """``count`` vectors for the shares of a chunk's parts: a new one first in a batch (the sum),
+        then vectors the model keeps (no allocation per call after the first)."""
+        spares = self._chain_spare_vectors
+        while len(spares) < count:
+            spares.append(self.meta.backend.xp.zeros_like(self.meta.x0))
+        if first:
+            return [buffers.empty(self.meta.x0, (self.meta.nvar,)), *spares[: count - 1]]
+        return spares[:count]
 
     def _chain_product(self, kind: str, x: Any, v: Any, part: tuple[int, int] | None) -> Any:
         """(∇²f or Jᵀ H_L J + l2 I) v through the dense chain."""
@@ -588,12 +608,6 @@ class NeuralNetModel(NLPModel):
             product = self.meta.backend.xp.zeros_like(v)
         self._add_l2(product, v)
         return product
-
-    def _chain_spare(self) -> Any:
-        """A vector the model keeps for the shares of a batch's second and later chunks."""
-        if self._chain_spare_vector is None:
-            self._chain_spare_vector = self.meta.backend.xp.zeros_like(self.meta.x0)
-        return self._chain_spare_vector
 
     def _add_l2(self, out: Any, vector: Any) -> None:
         """out += l2·vector, in place, through a spare vector the model keeps (no allocation per call)."""

@@ -95,6 +95,8 @@ SETUPS = {
     "full batch in chunks of 13": {"full_batch": True, "eval_batch_size": 13},
     "callable loss": {"loss": custom_loss},
     "mse": {"loss": "mse"},
+    "through the graph": {"fused": False},
+    "through the graph in chunks of 11": {"fused": False, "chunk_size": 11},
 }
 
 
@@ -128,7 +130,7 @@ def test_the_split_values_are_the_same_bits_call_after_call():
 
 # -- the kept linearisation: one per part ---------------------------------------------------------------
 def test_products_at_one_point_reuse_each_part_linearisation_and_any_change_renews_them(monkeypatch):
-    nlp, twin = model(True, batch_size=20), model(True, batch_size=20)
+    nlp, twin = model(True, batch_size=20, fused=False), model(True, batch_size=20, fused=False)
     x, v = point(nlp)
     calls = forward_passes(monkeypatch, nlp)
 
