@@ -41,19 +41,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from minidnn.activation_rules import ACTIVATIONS, Activation, through_activation
-from minidnn.layers import Conv2d, Layer, MaxPool2d
+from minidnn.layers import Conv2d, Layer, MaxPool2d, ReLU
 from minidnn.network import Network
 
 
 @dataclass(frozen=True)
 class ConvStage:
     """A Conv2d layer, whose weight is parameter ``index`` of the layout (its bias the next one, if
-    it has one), the activation after it (None: the identity) and the max pooling after that."""
+    it has one), then an activation (None: the identity) and a max pooling (None: none), the pooling
+    first with ``pool_first``."""
 
     conv: Conv2d
     index: int
     activation: Activation | None
     pool: MaxPool2d | None
+    pool_first: bool
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """ "activation" and "pool", those present, in the order they run."""
+        order = ("pool", "activation") if self.pool_first else ("activation", "pool")
+        return tuple(step for step in order if getattr(self, step) is not None)
 
 
 @dataclass(frozen=True)
@@ -70,23 +78,36 @@ class Geometry:
 
 def front_stages(leaves: list[Layer], index: int = 0) -> tuple[list[ConvStage], list[Layer], int] | None:
     """The conv stages at the head of ``leaves`` (the layers a forward pass applies), the layers
-    after them, and the parameter index after theirs; None where a stage does not fit the front: a
-    Conv2d followed by an activation of :data:`ACTIVATIONS` and/or a MaxPool2d with stride >= kernel
-    and no padding, at least one of the two."""
+    after them, and the parameter index after theirs; None where a stage does not fit the front.
+
+    A stage is a Conv2d followed by an activation of :data:`ACTIVATIONS`, a MaxPool2d with stride
+    >= kernel and no padding, or both in either order. ReLU then max pooling run as max pooling then
+    ReLU: max(0, ·) commutes with the window's maximum, the first maximum of the windows whose
+    maximum is positive is the same, and every other window's gradient is 0 either way (ReLU's slope
+    is 0 there), so the values and derivatives are the same, from a quarter of the ReLU's work.
+    """
     stages: list[ConvStage] = []
     position = 0
     while position < len(leaves) and type(leaves[position]) is Conv2d:
         conv, position = leaves[position], position + 1
         activation = pool = None
-        if position < len(leaves) and type(leaves[position]) in ACTIVATIONS:
-            activation, position = ACTIVATIONS[type(leaves[position])], position + 1
-        if position < len(leaves) and type(leaves[position]) is MaxPool2d:
-            pool, position = leaves[position], position + 1
-            if pool.padding != (0, 0) or any(s < k for s, k in zip(pool.stride, pool.kernel_size)):
-                return None
+        pool_first = False
+        for _ in range(2):
+            kind = type(leaves[position]) if position < len(leaves) else None
+            if kind in ACTIVATIONS and activation is None:
+                activation, relu = ACTIVATIONS[kind], kind is ReLU
+            elif kind is MaxPool2d and pool is None:
+                pool, pool_first = leaves[position], activation is None
+                if pool.padding != (0, 0) or any(s < k for s, k in zip(pool.stride, pool.kernel_size)):
+                    return None
+            else:
+                break
+            position += 1
         if activation is None and pool is None:
             return None
-        stages.append(ConvStage(conv, index, activation, pool))
+        if activation is not None and pool is not None and relu:
+            pool_first = True
+        stages.append(ConvStage(conv, index, activation, pool, pool_first))
         index += 2 if conv.has_bias else 1
     return stages, leaves[position:], index
 
@@ -113,8 +134,7 @@ class ConvFront:
             t_in = 1 if k == 0 else t
             cols = self._im2col(s, k, x[:, :t_in], t_in)
             z = self._convolve(s, k, cols, t_in, t, directions)
-            a = self._activate(s, k, z, t, slopes)
-            x = self._pool(s, k, a, t, slopes)
+            x = self._steps(s, k, z, t, slopes)
         return self._flatten(s, x, t)
 
     def _input(self, s: Any, inputs: Any, g: Geometry) -> Any:
@@ -136,15 +156,13 @@ class ConvFront:
         return xp.reshape(cols, (g.channels * kh * kw, t, oh * ow * n))
 
     def _convolve(self, s: Any, k: int, cols: Any, t_in: int, t: int, directions: list[Any] | None) -> Any:
-        """Z over R(Z) = W cols(X) + b over W cols(R(X)) + V cols(X) + c, as (O, T, P)."""
+        """Z = W cols(X) + b over R(Z) = [V | W] [cols(X) ; cols(R(X))] + c, as (O, T, P): the
+        R-derivative is one product over the stacked columns (the weights interleaved to match)."""
         xp, stage, g = self.xp, self.stages[k], s.geometries[k]
         o, p = g.out_channels, cols.shape[-1]
         z = s.take(("Z", k, t), (o, t, p), self.dtype)
         weight = xp.reshape(stage.conv.weight.data, (o, -1))
-        if t_in == 2:
-            xp.matmul(weight, xp.reshape(cols, (cols.shape[0], 2 * p)), out=xp.reshape(z, (o, 2 * p)))
-        else:
-            xp.matmul(weight, cols[:, 0], out=z[:, 0])
+        xp.matmul(weight, cols[:, 0], out=z[:, 0])
         self._add_bias(z[:, 0], stage.conv.bias)
         if directions is None:
             return z
@@ -152,9 +170,9 @@ class ConvFront:
         if t_in == 1:
             xp.matmul(v, cols[:, 0], out=z[:, 1])
         else:
-            product = s.take(("VX", k), (o, p), self.dtype)
-            xp.matmul(v, cols[:, 0], out=product)
-            xp.add(z[:, 1], product, out=z[:, 1])
+            pair = s.take(("VW", k), (o, v.shape[1], 2), self.dtype)
+            pair[:, :, 0], pair[:, :, 1] = v, weight
+            xp.matmul(xp.reshape(pair, (o, -1)), xp.reshape(cols, (-1, p)), out=z[:, 1])
         if stage.conv.has_bias:
             self._add_bias(z[:, 1], directions[stage.index + 1])
         return z
@@ -164,34 +182,41 @@ class ConvFront:
             b = getattr(bias, "data", bias)
             self.xp.add(z, self.xp.reshape(b, (-1, 1)), out=z)
 
-    def _activate(self, s: Any, k: int, z: Any, t: int, slopes: bool) -> Any:
-        """A over R(A) = σ(Z) over D ⊙ R(Z) as (O, T, OH, OW, N), D kept with ``slopes``: into the
-        next stage's input without a pooling, else into a buffer of its own (Z itself without σ)."""
-        xp, stage, g = self.xp, self.stages[k], s.geometries[k]
-        z = xp.reshape(z, (g.out_channels, t, *g.out, -1))
-        if stage.activation is None:
-            return z
-        a = (
-            self._interior(self._next_input(s, k, t), k + 1)
-            if stage.pool is None
-            else s.take(("A", k, t), z.shape, self.dtype)
-        )
-        stage.activation.apply(xp, z[:, 0], a[:, 0])
+    def _steps(self, s: Any, k: int, z: Any, t: int, slopes: bool) -> Any:
+        """The activation and the pooling of stage k on Z (O, T, P), in order, the last one written
+        into the next stage's padded input, which is returned (the front's output after the last)."""
+        g = s.geometries[k]
+        current = self.xp.reshape(z, (g.out_channels, t, *g.out, -1))
+        steps = self.stages[k].steps
+        for position, step in enumerate(steps):
+            if position == len(steps) - 1:
+                out = self._interior(self._next_input(s, k, t), k + 1)
+            else:
+                shape = current.shape if step == "activation" else (g.out_channels, t, *g.pooled, s.n)
+                out = s.take((step, k, t), shape, self.dtype)
+            if step == "activation":
+                self._activate(s, k, current, out, t, slopes)
+            else:
+                self._pool(s, k, current, out, t, slopes)
+            current = out
+        return self._next_input(s, k, t)
+
+    def _activate(self, s: Any, k: int, z: Any, a: Any, t: int, slopes: bool) -> None:
+        """A over R(A) = σ(Z) over D ⊙ R(Z) into ``a``, D kept with ``slopes`` (and Z, A for the
+        reverse pass)."""
+        xp, activation = self.xp, self.stages[k].activation
+        activation.apply(xp, z[:, 0], a[:, 0])
         if slopes:
             d = s.take(("D", k), z[:, 0].shape, self.dtype)
-            stage.activation.slope(xp, z[:, 0], a[:, 0], d)
+            activation.slope(xp, z[:, 0], a[:, 0], d)
             if t == 2:
                 xp.multiply(d, z[:, 1], out=a[:, 1])
-        return a
+            s.named["activation", k] = (z, a)
 
-    def _pool(self, s: Any, k: int, a: Any, t: int, slopes: bool) -> Any:
-        """The next stage's padded input (or the front's output), the pooled A written into it; the
-        first-maximum masks kept with ``slopes`` (the last one the rest, so that they partition)."""
-        xp, stage = self.xp, self.stages[k]
-        x = self._next_input(s, k, t)
-        if stage.pool is None:
-            return x
-        best = self._interior(x, k + 1)
+    def _pool(self, s: Any, k: int, a: Any, best: Any, t: int, slopes: bool) -> None:
+        """The windows' maxima of A into ``best``; with ``slopes`` the first-maximum masks too, and
+        for T = 2 R(A) gathered at them."""
+        xp = self.xp
         parts = self._window_views(s, k, a)
         if len(parts) == 1:
             best[:, 0] = parts[0][:, 0]
@@ -200,29 +225,31 @@ class ConvFront:
             for part in parts[2:]:
                 xp.maximum(best[:, 0], part[:, 0], out=best[:, 0])
         if not slopes:
-            return x
+            return
         masks = self._masks(s, k, parts, best[:, 0])
         if t == 2:
-            for part, mask in zip(parts, masks):
-                xp.copyto(best[:, 1], part[:, 1], where=mask)
-        return x
+            r_best, term = best[:, 1], s.take(("masked", k), best[:, 1].shape, self.dtype)
+            xp.multiply(parts[0][:, 1], masks[0], out=r_best)
+            for part, mask in zip(parts[1:], masks[1:]):
+                xp.multiply(part[:, 1], mask, out=term)
+                xp.add(r_best, term, out=r_best)
 
     def _masks(self, s: Any, k: int, parts: list[Any], best: Any) -> list[Any]:
-        """M_j: True where offset j holds the window's first maximum; the last mask is every window
-        no earlier offset took, so the masks partition the windows (NaN included)."""
+        """M_j as 0 and 1: 1 where offset j holds the window's first maximum; the last mask is every
+        window no earlier offset took, so that the masks partition the windows (NaN included)."""
         xp = self.xp
-        masks = [s.take(("M", k, j), best.shape, xp.bool) for j in range(len(parts))]
+        masks = [s.take(("M", k, j), best.shape, self.dtype) for j in range(len(parts))]
         if len(parts) == 1:
-            masks[0][...] = True
+            masks[0][...] = 1
             return masks
-        taken = s.take(("taken", k), best.shape, xp.bool)
+        taken = s.take(("taken", k), best.shape, self.dtype)
         xp.equal(parts[0][:, 0], best, out=masks[0])
         taken[...] = masks[0]
         for part, mask in zip(parts[1:-1], masks[1:-1]):
             xp.equal(part[:, 0], best, out=mask)
             xp.greater(mask, taken, out=mask)
-            xp.logical_or(taken, mask, out=taken)
-        xp.logical_not(taken, out=masks[-1])
+            xp.add(taken, mask, out=taken)
+        xp.subtract(1, taken, out=masks[-1])
         return masks
 
     def _flatten(self, s: Any, x: Any, t: int) -> Any:
@@ -246,8 +273,12 @@ class ConvFront:
         t = 1 if directions is None else 2
         g = self._unflatten(s, t)
         for k in range(len(self.stages) - 1, -1, -1):
-            dz = self._unpool(s, k, g, t)
-            self._through_activation(s, k, dz, t)
+            for step in reversed(self.stages[k].steps):
+                if step == "pool":
+                    g = self._unpool(s, k, g, t)
+                else:
+                    self._through_activation(s, k, g, t)
+            dz = self._as_columns(s, k, g, t)
             self._parameter_gradients(s, k, dz, views, t, t_forward)
             if k > 0:
                 g = self._col2im(s, k, dz, directions, t)
@@ -262,35 +293,34 @@ class ConvFront:
         return g
 
     def _unpool(self, s: Any, k: int, g: Any, t: int) -> Any:
-        """∂f/∂A_k (over R of it) as (O, T, P): each pooled gradient written where its window's first
-        maximum was; without a pooling, g itself (copied when it is a padded buffer's interior)."""
-        xp, stage, geometry = self.xp, self.stages[k], s.geometries[k]
-        o, (oh, ow) = geometry.out_channels, geometry.out
-        n = g.shape[-1]
-        if stage.pool is None and _contiguous(g):
-            return xp.reshape(g, (o, t, oh * ow * n))
-        ga = s.take(("GA", k, t), (o, t, oh, ow, n), self.dtype, zeros=True)
-        if stage.pool is None:
-            ga[...] = g
-        else:
-            for part, mask in zip(self._window_views(s, k, ga), self._mask_list(s, k)):
-                xp.multiply(g, xp.reshape(mask, (o, 1, *mask.shape[1:])), out=part)
-        return xp.reshape(ga, (o, t, oh * ow * n))
+        """The gradient (over its R) before the pooling, (O, T, OH, OW, N): each pooled gradient
+        written where its window's first maximum was, the rest 0."""
+        xp, geometry = self.xp, s.geometries[k]
+        o = geometry.out_channels
+        before = s.take(("unpooled", k, t), (o, t, *geometry.out, s.n), self.dtype, zeros=True)
+        for part, mask in zip(self._window_views(s, k, before), self._mask_list(s, k)):
+            xp.multiply(g, xp.reshape(mask, (o, 1, *mask.shape[1:])), out=part)
+        return before
 
-    def _through_activation(self, s: Any, k: int, dz: Any, t: int) -> None:
-        """dZ = ∂f/∂A ⊙ D (and R(dZ) = R(∂f/∂A) ⊙ D + ∂f/∂A ⊙ S ⊙ R(Z) for T = 2), in place."""
-        xp, stage = self.xp, self.stages[k]
-        if stage.activation is None:
-            return
+    def _through_activation(self, s: Any, k: int, g: Any, t: int) -> None:
+        """dZ = g ⊙ D (and R(dZ) = R(g) ⊙ D + g ⊙ S ⊙ R(Z) for T = 2) in place of g."""
+        xp, activation = self.xp, self.stages[k].activation
         d = s.kept(("D", k))
-        dz = xp.reshape(dz, (d.shape[0], t, *d.shape[1:]))
         if t == 1:
-            xp.multiply(dz[:, 0], d, out=dz[:, 0])
+            xp.multiply(g[:, 0], d, out=g[:, 0])
             return
-        z = xp.reshape(s.kept(("Z", k, 2)), dz.shape)
-        a = self._activation_output(s, k)
+        z, a = s.kept(("activation", k))
         term = s.take(("S", k), d.shape, self.dtype)
-        through_activation(xp, stage.activation, z[:, 0], z[:, 1], a[:, 0], d, term, dz[:, 0], dz[:, 1])
+        through_activation(xp, activation, z[:, 0], z[:, 1], a[:, 0], d, term, g[:, 0], g[:, 1])
+
+    def _as_columns(self, s: Any, k: int, dz: Any, t: int) -> Any:
+        """dZ (O, T, OH, OW, N) as (O, T, P), copied when it is a padded buffer's interior."""
+        xp, o = self.xp, dz.shape[0]
+        if not dz.flags.c_contiguous:
+            kept = s.take(("dZ", k, t), dz.shape, self.dtype)
+            kept[...] = dz
+            dz = kept
+        return xp.reshape(dz, (o, t, -1))
 
     def _parameter_gradients(self, s: Any, k: int, dz: Any, views: list[Any], t: int, t_forward: int) -> None:
         """∇W = dZ cols(X)ᵀ and ∇b = dZ 1; for T = 2, R(∇W) = [R(dZ) | dZ] [cols(X) | cols(R(X))]ᵀ
@@ -309,21 +339,21 @@ class ConvFront:
             dz[:, 0].sum(axis=1, out=views[stage.index + 1])
 
     def _col2im(self, s: Any, k: int, dz: Any, directions: list[Any] | None, t: int) -> Any:
-        """g_k over R(g_k) = col2im(Wᵀ dZ) over col2im(Wᵀ R(dZ) + Vᵀ dZ): the interior of a padded
-        (C, T, H + 2PH, W + 2PW, N) buffer, summed one kernel offset at a time."""
+        """R(g_k) over g_k = col2im([Wᵀ | Vᵀ] [R(dZ) ; dZ]) over col2im(Wᵀ dZ) (g_k alone for T = 1):
+        the interior of a padded (C, T, H + 2PH, W + 2PW, N) buffer, summed one kernel offset at a
+        time."""
         xp, stage, geometry = self.xp, self.stages[k], s.geometries[k]
         conv, o, p = stage.conv, dz.shape[0], dz.shape[-1]
         (kh, kw), (oh, ow) = conv.kernel_size, geometry.out
         n = p // (oh * ow)
         cols = s.take(("gcols", k, t), (geometry.channels, kh, kw, t, oh, ow, n), self.dtype)
-        flat_cols = xp.reshape(cols, (-1, t * p))
+        by_pair = xp.reshape(cols, (-1, t, p))
         weight = xp.reshape(conv.weight.data, (o, -1))
-        xp.matmul(weight.T, xp.reshape(dz, (o, t * p)), out=flat_cols)
+        xp.matmul(weight.T, dz[:, -1], out=by_pair[:, -1])
         if t == 2:
-            product = s.take(("VdZ", k), (flat_cols.shape[0], p), self.dtype)
-            xp.matmul(xp.reshape(directions[stage.index], (o, -1)).T, dz[:, 1], out=product)
-            r_cols = xp.reshape(cols, (-1, t, p))[:, 0]
-            xp.add(r_cols, product, out=r_cols)
+            pair = s.take(("WV", k), (weight.shape[1], o, 2), self.dtype)
+            pair[:, :, 0], pair[:, :, 1] = weight.T, xp.reshape(directions[stage.index], (o, -1)).T
+            xp.matmul(xp.reshape(pair, (-1, 2 * o)), xp.reshape(dz, (2 * o, p)), out=by_pair[:, 0])
         g = self._padded(s, ("GX", k, t), geometry, t)
         g[...] = 0
         for i in range(kh):
@@ -364,13 +394,6 @@ class ConvFront:
         g = s.geometries[-1]
         return (g.out_channels, t, *g.pooled, s.n)
 
-    def _activation_output(self, s: Any, k: int) -> Any:
-        """A_k over R(A_k) of the last forward pass with pairs."""
-        stage = self.stages[k]
-        if stage.pool is None:
-            return self._interior(s.kept(("X", k + 1, 2)), k + 1)
-        return s.kept(("A", k, 2))
-
     def _window_views(self, s: Any, k: int, a: Any) -> list[Any]:
         """Per pooling offset j, the (O, T, PH, PW, N) view of a (O, T, OH, OW, N) array read by the
         windows at that offset."""
@@ -392,10 +415,6 @@ def _offset(stride: tuple[int, int], offset: tuple[int, int], out: tuple[int, in
     """Rows and columns read at kernel offset (i, j) by OH x OW windows that start every stride."""
     (sh, sw), (i, j), (oh, ow) = stride, offset, out
     return slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw)
-
-
-def _contiguous(array: Any) -> bool:
-    return bool(array.flags.c_contiguous)
 
 
 def _geometries(stages: list[ConvStage], image: tuple[int, ...]) -> list[Geometry]:

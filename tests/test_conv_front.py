@@ -69,6 +69,17 @@ def test_every_activation_and_loss_gives_the_graphs_values(activation, loss):
             layers.Dense(32, 4, bias=False),
             layers.Tanh(),
         ),
+        # pooling before the activation, as the network has it
+        (
+            layers.Conv2d(2, 3, 2, padding=1),
+            layers.MaxPool2d(2),
+            layers.Tanh(),
+            layers.Conv2d(3, 2, 2),
+            layers.MaxPool2d(2),
+            layers.ReLU(),
+            layers.Flatten(),
+            layers.Dense(2, 4),
+        ),
         # windows with a gap between them (stride > kernel) and a remainder
         (
             layers.Conv2d(2, 4, 2),
