@@ -41,10 +41,12 @@ one flat buffer per call gives every rank the same f, gradient and Hv, bit for b
 construction) and start from rank 0's x0. Every rank then runs the same solver and takes the same
 decisions. With ``comm=None`` the model is the single-process one.
 
-A network of Dense layers and elementwise activations (ReLU, Tanh, Sigmoid, Softplus) with the loss
-"softmax_cross_entropy" or "mse" is evaluated through closed-form passes (:mod:`minidnn.dense_chain`:
-no graph, buffers reused per batch size; the same values as the graph to rounding) unless
-``fused=False``; ``fused`` tells which. Any other network or loss goes through the graph.
+A network of Dense layers and elementwise activations (ReLU, Tanh, Sigmoid, Softplus), after
+convolution stages (Conv2d, an activation and/or non-overlapping max pooling; :mod:`minidnn.conv_front`)
+or not, with the loss "softmax_cross_entropy" or "mse" is evaluated through closed-form passes
+(:mod:`minidnn.dense_chain`: no graph, buffers reused per batch size and thread; the same values as
+the graph to rounding) unless ``fused=False``; ``fused`` tells which. Any other network or loss goes
+through the graph.
 
 f, its gradient and its Hessian-vector products are evaluated with the network's workspace
 current, so after the first call for a batch size their large temporaries come from reused
@@ -61,9 +63,10 @@ linearisation per part. ``batch_split=False`` never splits; ``True`` splits when
 and is refused at construction without two threads, off NumPy, or for a network with random layers
 (their noise state lives on the layer the threads share); ``None``, the default, splits on NumPy a
 network with a Conv2d layer and no random layer, for gradients and Hessian products, where each
-part's forward pass makes at least ``SPLIT_MIN_WORK`` multiply-adds for that evaluation (the split
-costs thread hand-offs: it pays for convolutional networks with enough work per thread; the objective
-alone is not split). A dense chain evaluated in closed form (``fused``) is never split.
+part's forward pass makes at least ``SPLIT_MIN_WORK`` multiply-adds for that evaluation
+(``CLOSED_FORM_SPLIT_MIN_WORK`` in closed form; the split costs thread hand-offs: it pays for
+convolutional networks with enough work per thread; the objective alone is not split). A dense chain
+without convolutions is never split.
 ``split_parts`` says into how many parts the current batch's chunks are cut for a gradient.
 """
 
@@ -122,6 +125,19 @@ threads on 2 cores, per-op time / split time (above 1: the split faster), on LeN
 and, for objgrad and hprod on LeNet over three earlier runs (load 0.4-2.4), 0.74-1.64 and 1.06-1.84
 at batch 32, 0.87-2.08 and 1.11-1.21 at 64, 1.19-3.05 and 1.17-2.75 at 128. The thresholds keep the
 split where it won every time.
+"""
+CLOSED_FORM_SPLIT_MIN_WORK = {"gradient": 100_000_000, "hessian": 50_000_000}
+"""``SPLIT_MIN_WORK`` for a network evaluated in closed form (``fused``, :mod:`minidnn.conv_front`),
+which has less overhead per call to share out. Measured the same way (split vs whole, 2 threads,
+load 0.7-1.3):
+
+    network, batch (millions per part)   obj    objgrad   hprod   ghprod
+    LeNet 32 (37)                        0.72    0.66     0.81     0.63
+    LeNet 64 (73)                        0.69    0.72     1.03     0.93
+    LeNet 128 (147)                      0.85    1.08     1.34     1.37
+    LeNet-5 128 (18)                     0.77    0.75     0.83     0.79
+    LeNet-5 256 (36)                     0.74    0.92     1.15     0.96
+    LeNet-5 512 (72)                     0.75    1.10     1.24     1.27
 """
 LossFunction = Callable[[Tensor, Any], Tensor]
 
@@ -540,7 +556,7 @@ class NeuralNetModel(NLPModel):
         threads = self.threads or 1
         if self.batch_split is False or threads < 2 or count < 2 or self._unsplit_chain:
             return 1
-        minimum = SPLIT_MIN_WORK.get(kind)
+        minimum = (SPLIT_MIN_WORK if self._chain is None else CLOSED_FORM_SPLIT_MIN_WORK).get(kind)
         enough = minimum is not None and count // threads * self._work_per_sample >= minimum
         if self.batch_split is None and not (self._splittable and enough):
             return 1

@@ -83,7 +83,8 @@ def restored_threads():
 def split_from_48_samples(monkeypatch):
     """The automatic rule's thresholds set to 48 samples per thread of conv_net."""
     work = SPLIT_MIN_SAMPLES * CONV_NET_WORK
-    monkeypatch.setattr(neural_net, "SPLIT_MIN_WORK", {"gradient": work, "hessian": work})
+    for table in ("SPLIT_MIN_WORK", "CLOSED_FORM_SPLIT_MIN_WORK"):
+        monkeypatch.setattr(neural_net, table, {"gradient": work, "hessian": work})
 
 
 # -- values -------------------------------------------------------------------------------------------
@@ -189,7 +190,7 @@ def test_the_automatic_rule_splits_conv_nets_with_enough_samples_per_thread():
 
 
 def test_the_automatic_threshold_is_work_per_thread(monkeypatch):
-    monkeypatch.setattr(neural_net, "SPLIT_MIN_WORK", {"gradient": 100_000_000})
+    monkeypatch.setattr(neural_net, "CLOSED_FORM_SPLIT_MIN_WORK", {"gradient": 100_000_000})
     assert neural_net._multiply_adds(conv_net().root, (1, 1, 8, 8)) == CONV_NET_WORK
     data = from_arrays(np.random.default_rng(0).random((720, 1, 28, 28)), np.arange(720) % 10, classes=10)
     for net, splits, keeps in ((models.lenet_knet, 88, 86), (models.lenet5, 712, 710)):
