@@ -9,10 +9,12 @@ Three NeuralNetModels compute a gradient (objgrad) and a Hessian-vector product 
                  loops); P = max(T, 2), a split needing two threads
     serial       ``threads=1, batch_split=False``: the floor both must beat
 
-The MLP goes through the graph here (``fused=False``), as a network the closed forms do not cover
-would. The three are timed in turn (interleaved medians, load recorded); the split's values are checked
-against the per-op model's. ``SPLIT_MIN_WORK`` in :mod:`minidnn.nlpmodels.neural_net` (the multiply-adds
-per thread from which ``batch_split=None`` splits) was set from these figures.
+LeNet goes through its closed forms (``minidnn.conv_front``) and the MLP through the graph
+(``fused=False``), as a network the closed forms do not cover would (a dense chain in closed form is
+never split). The three are timed in turn (interleaved medians, load recorded); the split's values are
+checked against the per-op model's. ``CLOSED_FORM_SPLIT_MIN_WORK`` and ``SPLIT_MIN_WORK`` in
+:mod:`minidnn.nlpmodels.neural_net` (the multiply-adds per thread from which ``batch_split=None``
+splits) were set from these figures.
 
     python benchmarks/batch_split.py [--json PATH] [--tiny] [--threads 2] [--batches 128,512]
                                      [--networks lenet,mlp] [--rounds 7]
@@ -35,13 +37,12 @@ NETWORKS = {
 }
 
 
-def ways(threads: int) -> dict[str, dict[str, Any]]:
-    """The NeuralNetModel options of each way, at ``threads`` BLAS threads (all through the graph:
-    the MLP's dense chain, evaluated in closed form by default, is never split)."""
+def ways(threads: int, fused: bool) -> dict[str, dict[str, Any]]:
+    """The NeuralNetModel options of each way, at ``threads`` BLAS threads, in closed form or not."""
     return {
-        "per-op": {"threads": threads, "batch_split": False, "fused": False},
-        "split": {"threads": max(threads, 2), "batch_split": True, "fused": False},
-        "serial": {"threads": 1, "batch_split": False, "fused": False},
+        "per-op": {"threads": threads, "batch_split": False, "fused": fused},
+        "split": {"threads": max(threads, 2), "batch_split": True, "fused": fused},
+        "serial": {"threads": 1, "batch_split": False, "fused": fused},
     }
 
 
@@ -52,7 +53,7 @@ def measure(name: str, build: Any, batch: int, threads: int, rounds: int, tiny: 
     data = from_arrays(x, y, classes=10)
     nlps = {
         way: NeuralNetModel(build(), data, batch_size=batch, shuffle=False, **options)
-        for way, options in ways(threads).items()
+        for way, options in ways(threads, fused=name.startswith("LeNet")).items()
     }
     w = nlps["per-op"].meta.x0.copy()
     v = rng.standard_normal(w.shape[0]).astype(np.float32)

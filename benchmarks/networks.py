@@ -2,8 +2,8 @@
 
 float32; the MLP 784-300-100-10 and the LeNet of KnetNLPModels (431,080 parameters) at batch 32, 128,
 512 and 2048, through ``NeuralNetModel(..., threads=--threads)`` (``objgrad`` and ``hprod``: flat
-vectors in and out; the MLP through the dense chain's closed forms, LeNet through the graph, forward
-over reverse for its HVP, its batch split across the threads from 2 x 35 samples, 2 x 14 for the HVP);
+vectors in and out; both through closed forms, LeNet's convolutions through ``minidnn.conv_front``, its
+batch split across the threads from 2 x 44 samples, 2 x 22 for the HVP);
 PyTorch, when it imports, computes the same gradient written into one flat vector (``torch.cat``) and
 its HVP by double backward. Then the tiny MLP 10-10-10 at batch 1: the per-call floor. Sides are
 interleaved (see ``timing.py``); ratio = PyTorch time / minidnn time (above 1: minidnn faster). Minor

@@ -6,9 +6,11 @@ shipped digits, where the solver's work weighs most. Each solver runs for a fixe
 the same start, deterministic solvers moving to the next minibatch after every iteration (as
 ``minidnn train`` does: trunk and lsr1 with cg_max_iter=20, and no gradient test, so the time
 ends every run).
-The model's obj, grad, objgrad and hprod calls
-are timed; the rest of each iteration (updates, line searches and trust-region logic, quasi-Newton
-products, CG vectors, the driver's bookkeeping) is the solver's share. When PyTorch imports, the
+The model's calls
+are timed, split into function and gradient evaluations (obj, grad, objgrad, objgrad_samples) and
+curvature products (hprod, sample_hprod, ghprod); the rest of each iteration (updates, line searches
+and trust-region logic, quasi-Newton products, CG vectors, the driver's bookkeeping) is the solver's
+share. When PyTorch imports, the
 stochastic rules are set beside one ``torch.optim`` step on a flat vector of the same size.
 
     python benchmarks/solver_cost.py [--seconds S] [--json PATH] [--tiny]
@@ -27,26 +29,31 @@ from timing import finish, interleaved, parser, setup, torch_or_none
 
 from minidnn import datasets, models, solvers
 
-TIMED = ("obj", "grad", "objgrad", "hprod")
+TIMED = {
+    "gradient": ("obj", "grad", "objgrad", "objgrad_samples"),
+    "curvature": ("hprod", "sample_hprod", "ghprod"),
+}
 TORCH_RULES = {"sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "adagrad": "Adagrad",
                "rmsprop": "RMSprop", "adam": "Adam"}  # fmt: skip
 
 
 class ModelClock:
-    """Wraps a model's evaluation methods (on the instance) and adds up the seconds spent in them."""
+    """Wraps a model's evaluation methods (on the instance) and adds up the seconds spent in them, by
+    kind (``TIMED``)."""
 
     def __init__(self, nlp: NeuralNetModel):
-        self.seconds = 0.0
-        for name in TIMED:
-            setattr(nlp, name, self._timed(getattr(nlp, name)))
+        self.seconds = dict.fromkeys(TIMED, 0.0)
+        for kind, names in TIMED.items():
+            for name in names:
+                setattr(nlp, name, self._timed(kind, getattr(nlp, name)))
 
-    def _timed(self, method: Callable[..., Any]) -> Callable[..., Any]:
+    def _timed(self, kind: str, method: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
             try:
                 return method(*args, **kwargs)
             finally:
-                self.seconds += time.perf_counter() - start
+                self.seconds[kind] += time.perf_counter() - start
 
         return timed
 
@@ -81,16 +88,22 @@ def measure(build: Callable[[], NeuralNetModel], method: str, seconds: float) ->
     clock = ModelClock(nlp)
     stats = solvers.minimize(nlp, method, max_time=seconds, **options(method))
     iters = max(stats.iter, 1)
-    model = clock.seconds
+    model = sum(clock.seconds.values())
     total = stats.elapsed_time
     c = stats.counters
     return {
         "iters": stats.iter,
         "total": 1e3 * total / iters,
         "model": 1e3 * model / iters,
+        "gradient": 1e3 * clock.seconds["gradient"] / iters,
+        "curvature": 1e3 * clock.seconds["curvature"] / iters,
         "solver": 1e3 * max(total - model, 0.0) / iters,
         "share": max(total - model, 0.0) / total if total > 0 else 0.0,
-        "evals": (c["neval_obj"] / iters, c["neval_grad"] / iters, c["neval_hprod"] / iters),
+        "evals": (
+            c["neval_obj"] / iters,
+            c["neval_grad"] / iters,
+            (c["neval_hprod"] + c.get("neval_ghprod", 0)) / iters,
+        ),
     }
 
 
@@ -105,16 +118,16 @@ def torch_step(torch: Any, method: str, nvar: int) -> float:
 
 def report(title: str, build: Callable[[], NeuralNetModel], seconds: float, torch: Any) -> dict[str, Any]:
     print(f"\n{title}; {seconds:g} s of solver time per solver")
-    print(f"{'solver':8s} {'iters':>6s} {'ms/iter':>9s} {'model':>9s} {'solver':>9s} {'solver %':>9s}"
-          f" {'f/it':>6s} {'g/it':>6s} {'Hv/it':>6s}")  # fmt: skip
+    print(f"{'solver':16s} {'iters':>6s} {'ms/iter':>9s} {'model':>9s} {'f and g':>9s} {'Hv, Gv':>9s}"
+          f" {'solver':>9s} {'solver %':>9s} {'f/it':>6s} {'g/it':>6s} {'Hv, Gv/it':>9s}")  # fmt: skip
     nvar = build().meta.nvar
     rows = {}
     for method in STOCHASTIC + DETERMINISTIC:
         m = measure(build, method, seconds)
         f, g, hv = m["evals"]
         line = (
-            f"{method:8s} {m['iters']:6d} {m['total']:9.3f} {m['model']:9.3f} {m['solver']:9.3f} "
-            f"{100 * m['share']:8.1f}% {f:6.2f} {g:6.2f} {hv:6.2f}"
+            f"{method:16s} {m['iters']:6d} {m['total']:9.3f} {m['model']:9.3f} {m['gradient']:9.3f} "
+            f"{m['curvature']:9.3f} {m['solver']:9.3f} {100 * m['share']:8.1f}% {f:6.2f} {g:6.2f} {hv:9.2f}"
         )
         if torch is not None and method in TORCH_RULES:
             m["torch_step_ms"] = torch_step(torch, method, nvar) * 1e3
@@ -135,7 +148,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     seconds = 0.02 if args.tiny else args.seconds
     settings |= {"seconds": seconds, "torch": torch.__version__ if torch else None}
     absent = "" if torch else " (PyTorch absent)"
-    print("ms per iteration: all, in model evaluations, in the solver itself (the rest); "
+    print("ms per iteration: all, in model evaluations (f and gradients; Hessian and Gauss-Newton "
+          "products), in the solver itself (the rest); "
           f"ratio = torch.optim step time / our solver part{absent}")  # fmt: skip
     problems = (mlp_problem,) if args.tiny else (lenet5_problem, mlp_problem)
     results = [report(title, build, seconds, torch) for build, title in (problem() for problem in problems)]
