@@ -105,16 +105,24 @@ def test_lenet5_in_chunks_with_l2_and_in_full_batch_gives_the_graphs_values():
     assert_same_evaluations(*twins(net, data, full_batch=True, batch_size=21, eval_batch_size=9), seed=2)
 
 
-def test_ties_in_a_window_send_the_gradient_to_the_first_maximum():
+@pytest.mark.parametrize("activation", [layers.ReLU, layers.Tanh])  # pooled before and after it
+def test_ties_in_a_window_send_everything_to_the_first_maximum(activation):
     rng = np.random.default_rng(5)
-    images = np.repeat(
-        np.repeat(rng.random((7, 1, 3, 3)), 2, axis=2), 2, axis=3
-    )  # 2x2 blocks of equal values
+    first = rng.choice([0.25, 0.5, 0.75], size=(7, 1, 6, 6))
+    images = np.concatenate([first, 1.0 - first], axis=1)  # channels summing to 1 at every pixel
     data = from_arrays(images, rng.integers(0, 3, 7), classes=3)
-    net = fronted(
-        layers.Conv2d(1, 2, 1), layers.ReLU(), layers.MaxPool2d(2), layers.Flatten(), layers.Dense(18, 3)
-    )
-    assert_same_evaluations(*twins(net, data, batch_size=7))
+    body = (layers.Conv2d(2, 1, 1), activation(), layers.MaxPool2d(2), layers.Flatten(), layers.Dense(9, 3))
+    fused, graph = twins(fronted(*body, seed=2), data, batch_size=7)
+    x = fused.meta.x0.copy()
+    weight, bias = fused.network.layout.views(fused.meta.backend, x)[:2]
+    weight[...], bias[...] = 1.0, 0.0  # every window of Z ties at 1, its inputs differing
+    v = rng.standard_normal(x.size)
+    for ours, theirs in (
+        (fused.grad(x), graph.grad(x)),
+        (fused.hprod(x, v), graph.hprod(x, v)),
+        (fused.ghprod(x, v), graph.ghprod(x, v)),
+    ):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-13)
 
 
 @given(
