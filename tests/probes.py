@@ -1,8 +1,10 @@
 """Probes the tests use to watch a computation: forward passes counted, minor page faults per call
-after warm-up, and the curvature pairs an inverse L-BFGS memory is offered."""
+after warm-up, traced memory growth over repeated calls, and the curvature pairs an inverse L-BFGS
+memory is offered."""
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +40,24 @@ def faults_per_call(call: Callable[[], Any], warmup: int = 2, repeat: int = 3) -
     for _ in range(repeat):
         call()
     return (minor_faults() - before) / repeat
+
+
+def steady_state_growth(calls: tuple[Callable[[], Any], ...], rounds: int = 2) -> int:
+    """Bytes (tracemalloc) that ``rounds`` rounds of ``calls`` leave allocated, counted from a
+    snapshot taken after one warm-up round and ``rounds`` rounds more."""
+    for call in calls:
+        call()
+    tracemalloc.start()
+    try:
+        for call in calls * rounds:
+            call()
+        before = tracemalloc.take_snapshot()
+        for call in calls * rounds:
+            call()
+        grown = tracemalloc.take_snapshot().compare_to(before, "filename")
+    finally:
+        tracemalloc.stop()
+    return sum(stat.size_diff for stat in grown)
 
 
 def offered_pairs(monkeypatch: Any) -> list[tuple[Any, Any]]:

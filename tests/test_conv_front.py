@@ -4,14 +4,13 @@ its ties, its buffers and its batch split."""
 
 from __future__ import annotations
 
-import tracemalloc
-
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from minidnn.datasets import from_arrays
 from minidnn.nlpmodels import NeuralNetModel
+from probes import steady_state_growth
 from test_dense_chain import ACTIVATIONS, LOSSES, assert_same_evaluations, classification, twins
 
 import minidnn as md
@@ -201,19 +200,7 @@ def test_steady_state_calls_reuse_their_buffers():
     assert nlp.fused
     x, v, out = nlp.meta.x0.copy(), np.ones(nlp.meta.nvar, np.float32), np.empty(nlp.meta.nvar, np.float32)
     calls = (lambda: nlp.objgrad(x, out), lambda: nlp.hprod(x, v, out), lambda: nlp.ghprod(x, v, out))
-    for call in calls:
-        call()
-    tracemalloc.start()
-    try:
-        for call in calls * 2:
-            call()
-        before = tracemalloc.take_snapshot()
-        for call in calls * 2:
-            call()
-        grown = tracemalloc.take_snapshot().compare_to(before, "filename")
-    finally:
-        tracemalloc.stop()
-    assert sum(stat.size_diff for stat in grown) < 32 * 6 * 24 * 24 * 4 // 4  # a quarter of one activation
+    assert steady_state_growth(calls) < 32 * 6 * 24 * 24 * 4 // 4  # a quarter of one activation
 
 
 def test_a_split_batch_gives_the_unsplit_values_and_the_same_bits_every_call():

@@ -5,7 +5,6 @@ which networks and losses it takes; its buffers."""
 from __future__ import annotations
 
 import threading
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from minidnn.datasets import from_arrays
 from minidnn.nlpmodels import NeuralNetModel
+from probes import steady_state_growth
 
 import minidnn as md
 from minidnn import layers, models
@@ -167,19 +167,7 @@ def test_steady_state_calls_reuse_their_buffers():
     nlp = NeuralNetModel(models.mlp([20, 300, 10]), data, batch_size=64, shuffle=False)
     x, v, out = nlp.meta.x0.copy(), np.ones(nlp.meta.nvar, np.float32), np.empty(nlp.meta.nvar, np.float32)
     calls = (lambda: nlp.objgrad(x, out), lambda: nlp.hprod(x, v, out), lambda: nlp.ghprod(x, v, out))
-    for call in calls:
-        call()
-    tracemalloc.start()
-    try:
-        for call in calls * 3:
-            call()
-        before = tracemalloc.take_snapshot()
-        for call in calls * 3:
-            call()
-        grown = tracemalloc.take_snapshot().compare_to(before, "filename")
-    finally:
-        tracemalloc.stop()
-    assert sum(stat.size_diff for stat in grown) < 64 * 300 * 4  # less than one hidden activation
+    assert steady_state_growth(calls, rounds=3) < 64 * 300 * 4  # less than one hidden activation
 
 
 def test_each_thread_keeps_the_buffers_of_its_last_batch_sizes():
