@@ -163,7 +163,8 @@ class ConvFront:
         z = s.take(("Z", k, t), (o, t, p), self.dtype)
         weight = xp.reshape(stage.conv.weight.data, (o, -1))
         xp.matmul(weight, cols[:, 0], out=z[:, 0])
-        self._add_bias(z[:, 0], stage.conv.bias)
+        if stage.conv.has_bias:
+            self._add_bias(z[:, 0], stage.conv.bias.data)
         if directions is None:
             return z
         v = xp.reshape(directions[stage.index], (o, -1))
@@ -178,9 +179,8 @@ class ConvFront:
         return z
 
     def _add_bias(self, z: Any, bias: Any) -> None:
-        if bias is not None:
-            b = getattr(bias, "data", bias)
-            self.xp.add(z, self.xp.reshape(b, (-1, 1)), out=z)
+        """z (O, P) += bias (O,) on every column, in place."""
+        self.xp.add(z, self.xp.reshape(bias, (-1, 1)), out=z)
 
     def _steps(self, s: Any, k: int, z: Any, t: int, slopes: bool) -> Any:
         """The activation and the pooling of stage k on Z (O, T, P), in order, the last one written
