@@ -33,9 +33,10 @@ all by a logical OR across the ranks, so that they stop at the same iteration.
 
 Failure: a rank that raises would leave the others waiting in a collective forever. Building a
 :class:`Ranks` therefore installs a ``sys.excepthook`` (once per process) that prints the traceback
-with the rank and calls ``MPI.COMM_WORLD.Abort(1)``: MPI then ends every process of the job and
-``mpiexec`` exits non-zero. ``python -m mpi4py script.py`` gives the same guarantee for code that
-runs before a model exists. An exception caught by the program is not seen by the hook.
+with the rank, waits ``ABORT_GRACE_S`` and calls ``MPI.COMM_WORLD.Abort(1)``: MPI then ends every
+process of the job and ``mpiexec`` exits non-zero. ``python -m mpi4py script.py`` gives the same
+guarantee for code that runs before a model exists. An exception caught by the program is not seen
+by the hook.
 
 Only NumPy arrays travel (the buffers are host memory); other backends are refused.
 """
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import time
 import traceback
 from typing import Any
 
@@ -51,6 +53,10 @@ import numpy
 from minidnn.datasets import Dataset
 
 ROOT = 0
+ABORT_GRACE_S = 0.5
+"""Seconds between the failing rank's report and ``Abort``: the launcher (MPICH's Hydra) forwards a
+rank's standard error on its own schedule, and an immediate Abort once ended the job before the
+report got through (under load: the report was lost, the job still ended)."""
 INSTALL_HINT = "pip install 'minidnn[mpi]' (mpi4py and MPICH)"
 
 
@@ -174,6 +180,7 @@ def abort_on_uncaught_exception(world: Any, rank: int, size: int) -> None:
             f"rank {rank} of {size}: uncaught exception, aborting every rank of the job\n{report}"
         )
         sys.stderr.flush()
+        time.sleep(ABORT_GRACE_S)
         world.Abort(1)
 
     hook.aborts_mpi_job = True  # type: ignore[attr-defined]
