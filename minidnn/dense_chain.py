@@ -178,26 +178,19 @@ class DenseChain:
     # -- the four evaluations ---------------------------------------------------------------------
     def value(self, inputs: Any, targets: Any, scale: float) -> Any:
         """scale·f on the batch, a scalar on the device."""
-        s = self._scratch(inputs)
-        a0 = self._inputs(s, inputs, None, slopes=False)
-        self._forward(s, a0, None, slopes=False)
+        s, _, _ = self._start(inputs, None, slopes=False)
         return self._loss.value(self.xp, self._outputs(s), targets, scale, s, None)
 
     def value_and_gradient(self, inputs: Any, targets: Any, scale: float, out: Any) -> Any:
         """scale·f, with scale·∇f written into ``out``."""
-        s = self._scratch(inputs)
-        a0 = self._inputs(s, inputs, None, slopes=True)
-        self._forward(s, a0, None, slopes=True)
+        s, a0, _ = self._start(inputs, None, slopes=True)
         value = self._loss.value(self.xp, self._outputs(s), targets, scale, s, self._slope(s))
         self._reverse(s, a0, out, pairs=1)
         return value
 
     def hessian_product(self, inputs: Any, targets: Any, scale: float, v: Any, out: Any) -> None:
         """scale·∇²f v written into ``out`` (Pearlmutter's R-operator)."""
-        s = self._scratch(inputs)
-        directions = self._views(v)
-        a0 = self._inputs(s, inputs, directions, slopes=True)
-        self._forward(s, a0, directions, slopes=True)
+        s, a0, directions = self._start(inputs, v, slopes=True)
         outputs = self._outputs(s)
         self._loss.value(self.xp, outputs, targets, scale, s, self._slope(s))
         r_slope = s.stage("G")[-1][: s.n]
@@ -206,14 +199,20 @@ class DenseChain:
 
     def gauss_newton_product(self, inputs: Any, targets: Any, scale: float, v: Any, out: Any) -> None:
         """scale·Jᵀ H_L J v written into ``out``: the reverse pass seeded with H_L J v."""
-        s = self._scratch(inputs)
-        directions = self._views(v)
-        a0 = self._inputs(s, inputs, directions, slopes=True)
-        self._forward(s, a0, directions, slopes=True)
+        s, a0, _ = self._start(inputs, v, slopes=True)
         outputs = self._outputs(s)
         self._loss.value(self.xp, outputs, targets, scale, s, None)
         self._loss.hessian_product(self.xp, outputs, targets, self._r_outputs(s), scale, s, self._slope(s))
         self._reverse(s, a0, out, pairs=2)
+
+    def _start(self, inputs: Any, v: Any, slopes: bool) -> tuple[_Scratch, Any, list[Any] | None]:
+        """The forward pass (with R-derivatives in the direction ``v`` unless None): this thread's
+        buffers for the batch, A_0 and the direction's per-parameter views."""
+        s = self._scratch(inputs)
+        directions = None if v is None else self._views(v)
+        a0 = self._inputs(s, inputs, directions, slopes)
+        self._forward(s, a0, directions, slopes)
+        return s, a0, directions
 
     # -- passes ----------------------------------------------------------------------------------
     # Buffers of stage i (``_allocate``), two of them with rows [0, n) over rows [n, 2n), so that a
@@ -280,10 +279,10 @@ class DenseChain:
             xp.matmul(g.T, a0[:n] if i == 0 else activations[i - 1][:n], out=views[stage.index])
             if stage.dense.bias is not None:
                 g.sum(axis=0, out=views[stage.index + 1])
-            if i > 0:
-                xp.matmul(g, stage.dense.weight.data, out=gradients[i - 1][n:])
+            if i > 0 or self.front is not None:
+                below = gradients[i - 1][n:] if i > 0 else self.front.gradient_buffer(s, 1)
+                xp.matmul(g, stage.dense.weight.data, out=below)
         if self.front is not None:
-            xp.matmul(g, self.stages[0].dense.weight.data, out=self.front.gradient_buffer(s, 1))
             self.front.reverse(s, views, None, pairs)
 
     def _reverse_r(self, s: _Scratch, a0: Any, directions: list[Any], out: Any) -> None:

@@ -206,7 +206,6 @@ class NeuralNetModel(NLPModel):
         )
         self.network = network
         self._chain = DenseChain.of(network, loss) if fused and isinstance(loss, str) else None
-        self._unsplit_chain = self._chain is not None and self._chain.front is None
         self.train_data, self.test_data = train, test
         self.full_batch = bool(full_batch)
         self.l2 = float(l2)
@@ -554,7 +553,8 @@ class NeuralNetModel(NLPModel):
         """Parts for a chunk of ``count`` samples in an evaluation of ``kind`` ("value", "gradient" or
         "hessian"; see ``batch_split`` in the module docstring)."""
         threads = self.threads or 1
-        if self.batch_split is False or threads < 2 or count < 2 or self._unsplit_chain:
+        dense_chain = self._chain is not None and self._chain.front is None
+        if self.batch_split is False or threads < 2 or count < 2 or dense_chain:
             return 1
         minimum = (SPLIT_MIN_WORK if self._chain is None else CLOSED_FORM_SPLIT_MIN_WORK).get(kind)
         enough = minimum is not None and count // threads * self._work_per_sample >= minimum

@@ -1,6 +1,6 @@
-"""Probes the tests use to watch a computation: forward passes counted, minor page faults per call
-after warm-up, traced memory growth over repeated calls, and the curvature pairs an inverse L-BFGS
-memory is offered."""
+"""Probes the tests use to watch a computation: forward passes counted, Gauss-Newton products
+checked against a twin's fresh ones, minor page faults per call after warm-up, traced memory growth
+over repeated calls, and the curvature pairs an inverse L-BFGS memory is offered."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
+import numpy
 from minidnn.nlpmodels import InverseLBFGSOperator
 
 
@@ -23,6 +24,19 @@ def forward_passes(monkeypatch: Any, nlp: Any) -> list[int]:
 
     monkeypatch.setattr(network_type, "__call__", counted)
     return calls
+
+
+def fresh_product_check(nlp: Any, twin: Any, x: Any, calls: list[int]) -> Callable[..., None]:
+    """``same_as_fresh(w, **options)``: asserts that ``nlp.ghprod(x, w, **options)`` equals, bit for
+    bit, the product of ``twin`` (an identical model) with no kept linearisation, and leaves in
+    ``calls`` (from :func:`forward_passes`) only the forward passes of ``nlp``'s product."""
+
+    def same_as_fresh(w: Any, **options: Any) -> None:
+        expected = (twin.obj(x), twin.ghprod(x, w, **options))[1]  # obj drops the twin's linearisation
+        calls.clear()
+        numpy.testing.assert_array_equal(nlp.ghprod(x, w, **options), expected)
+
+    return same_as_fresh
 
 
 def minor_faults() -> int:

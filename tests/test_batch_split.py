@@ -13,7 +13,7 @@ import pytest
 import threadpoolctl
 from minidnn.datasets import from_arrays
 from minidnn.nlpmodels import NeuralNetModel, neural_net
-from probes import faults_per_call, forward_passes
+from probes import faults_per_call, forward_passes, fresh_product_check
 
 import minidnn as md
 from minidnn import backend, layers, losses, models, thread_limits
@@ -134,11 +134,7 @@ def test_products_at_one_point_reuse_each_part_linearisation_and_any_change_rene
     nlp, twin = model(True, batch_size=20, fused=False), model(True, batch_size=20, fused=False)
     x, v = point(nlp)
     calls = forward_passes(monkeypatch, nlp)
-
-    def same_as_fresh(w, **options) -> None:
-        expected = (twin.obj(x), twin.ghprod(x, w, **options))[1]  # obj drops the twin's linearisation
-        calls.clear()
-        np.testing.assert_array_equal(nlp.ghprod(x, w, **options), expected)
+    same_as_fresh = fresh_product_check(nlp, twin, x, calls)
 
     same_as_fresh(v)
     assert len(calls) == 4  # per part: the forward-mode pass and the forward pass with its graph

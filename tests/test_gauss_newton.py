@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from minidnn.datasets import Dataset
 from minidnn.nlpmodels import NeuralNetModel
-from probes import forward_passes
+from probes import forward_passes, fresh_product_check
 
 import minidnn as md
 from minidnn import layers, losses, models, ops
@@ -186,11 +186,7 @@ def test_products_at_one_point_reuse_the_linearisation_and_any_change_renews_it(
     x = point(nlp, 0)
     v = np.cos(np.arange(nlp.meta.nvar))
     calls = forward_passes(monkeypatch, nlp)
-
-    def same_as_fresh(w, **options) -> None:
-        expected = (twin.obj(x), twin.ghprod(x, w, **options))[1]  # obj drops the twin's linearisation
-        calls.clear()
-        np.testing.assert_array_equal(nlp.ghprod(x, w, **options), expected)
+    same_as_fresh = fresh_product_check(nlp, twin, x, calls)
 
     same_as_fresh(v)
     assert len(calls) == 2  # the forward-mode pass and the forward pass with its graph
