@@ -8,8 +8,11 @@ change) and its sub-sample S, the first ⌈``curvature_fraction`` |X|⌉ samples
 
 1. B = C_S + λ I, with C_S the Gauss-Newton matrix on S (``nlp.ghprod``, Martens §4.2; positive
    semi-definite) or the Hessian on S (``curvature="hessian"``), λ the Levenberg-Marquardt damping.
-2. CG on B d = -g (:func:`martens_cg`), warm-started from ζ d_prev, the previous CG solution decayed
-   by ζ = 0.95 (Martens §4.5), stopped by Martens' relative-progress test on the quadratic
+2. CG on B d = -g (:func:`martens_cg`), with ``preconditioner="squared_gradients"`` preconditioned by
+   Martens' diagonal M = (D + λ)^0.75, D the mean squared per-sample gradient (§4.7;
+   :mod:`minidnn.solvers.squared_gradient_preconditioner`), warm-started from ζ d_prev, the previous
+   CG solution decayed by ζ = 0.95 (Martens §4.5), stopped by Martens' relative-progress test on the
+   quadratic
    φ(d) = gᵀd + ½ dᵀBd (§4.4): at iteration i, with k = max(10, 0.1 i), stop when
    φ_i < 0 and (φ_i - φ_{i-k}) / φ_i < k ε, ε = 5e-4; or at ``cg_max_iter``.
 3. CG-backtracking (Martens §4.6): the iterates d_j at j = ⌈1.3^m⌉ are kept; from the last one back,
@@ -40,8 +43,11 @@ from minidnn.solvers.core import Batches, Budget, NonFinite, Solver, StateError,
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import FRACTION, POSITIVE, Integer, Number, OneOf, declared, parameter
 from minidnn.solvers.sampled_curvature import CURVATURES, curvature_product
+from minidnn.solvers.squared_gradient_preconditioner import SquaredGradientPreconditioner
 
 from minidnn.backend import Backend
+
+PRECONDITIONERS = ("squared_gradients", "identity")
 
 
 @declared
@@ -68,6 +74,27 @@ class HessianFreeParameters(SamplingParameters):
         "factor ζ of the previous CG solution that starts the next CG",
         FRACTION,
         source="Martens 2010 §4.5: ζ = 0.95",
+    )
+    preconditioner: str = parameter(
+        "identity",
+        "CG preconditioner: identity (plain CG) or squared_gradients (Martens' diagonal)",
+        OneOf(PRECONDITIONERS),
+        source="Martens 2010 §4.7 preconditions; plain CG by default, measured (LeNet-5 on MNIST, batch 100, "
+        "30 s, seeds 0-3): final test accuracy 0.9541, 0.9490, 0.9601, 0.9618 (mean 0.9563) with identity "
+        "against 0.9695, 0.9616, 0.9069, 0.9571 (mean 0.9488) with squared_gradients",
+    )
+    precondition_power: float = parameter(
+        0.75,
+        "exponent ξ of the preconditioner M = (D + λ)^ξ",
+        Number(0.0, 1.0, low_open=True),
+        source="Martens 2010 §4.7: ξ = 0.75",
+    )
+    moment_decay: float = parameter(
+        0.95,
+        "weight β of the past in the running estimate D of the squared per-sample gradients",
+        FRACTION,
+        source="measured, LeNet-5 on MNIST, batch 100, 30 s, seed 0, squared_gradients: final test accuracy "
+        "0.9695 with 0.95, 0.9631 with 0 (the current batch alone) and 0.9507 with 0.99",
     )
     cg_max_iter: int = parameter(
         10,
@@ -119,17 +146,20 @@ def martens_cg(
     *,
     max_iter: int,
     epsilon: float,
+    precondition: Callable[[Any], Any] | None = None,
 ) -> CGRun:
     """CG on B d = -g from ``d0`` (None: 0) with Martens' (2010, §4.4) relative-progress test on
-    φ(d) = gᵀd + ½ dᵀBd = ½ (g + r)ᵀd, r = Bd + g, keeping the iterates at ⌈1.3^m⌉ (§4.6)."""
+    φ(d) = gᵀd + ½ dᵀBd = ½ (g + r)ᵀd, r = Bd + g, keeping the iterates at ⌈1.3^m⌉ (§4.6);
+    preconditioned CG (Nocedal and Wright, Algorithm 5.3) when ``precondition`` (v -> M⁻¹ v) is given."""
     xp = backend.xp
     if d0 is None:
         d, r = xp.zeros_like(g), g
     else:
         d = d0
         r = product(d0) + g
-    p = -r
-    rr = dot(backend, r, r)
+    z = r if precondition is None else precondition(r)
+    p = -z
+    rr = dot(backend, r, z)
     values = [0.0 if d0 is None else 0.5 * dot(backend, g + r, d)]
     kept: list[tuple[int, Any, float]] = []
     next_save, exit_reason = 1, "cap"
@@ -156,11 +186,12 @@ def martens_cg(
         if i > window and phi < 0 and (phi - values[i - window]) / phi < window * epsilon:
             exit_reason = "progress"
             break
-        rr_next = dot(backend, r, r)
+        z = r if precondition is None else precondition(r)
+        rr_next = dot(backend, r, z)
         if rr_next == 0.0:
             exit_reason = "exact"
             break
-        p = -r + (rr_next / rr) * p
+        p = -z + (rr_next / rr) * p
         rr = rr_next
     if not kept or kept[-1][1] is not d:
         kept.append((len(values) - 1, d, values[-1]))
@@ -183,11 +214,18 @@ class HessianFree(Solver):
         self.damping = params.damping
         self.previous: Any = None
         self.step = self.damping
+        self.preconditioner = None
+        if params.preconditioner == "squared_gradients":
+            self.preconditioner = SquaredGradientPreconditioner(
+                self.backend, params.moment_decay, params.precondition_power
+            )
 
     def state(self) -> dict[str, Any]:
-        """λ and the previous CG solution, the next CG's start (None before the first step and after a
-        rejected one)."""
-        return {"damping": self.damping, "previous": self.previous}
+        """λ, the previous CG solution, the next CG's start (None before the first step and after a
+        rejected one), and the preconditioner's running D (None without one or before its first
+        gradient)."""
+        second = None if self.preconditioner is None else self.preconditioner.state()
+        return {"damping": self.damping, "previous": self.previous, "second_moment": second}
 
     def restore(self, state: Mapping[str, Any]) -> None:
         damping = checked_scalar(self.name, state, "damping", 0.0)
@@ -196,7 +234,25 @@ class HessianFree(Solver):
         if "previous" not in state:
             raise StateError(f"{self.name}: the state has no 'previous'")
         previous = None if state["previous"] is None else self.checked_array(state, "previous", self.x)
+        second = self.restored_moment(state)
         self.damping, self.previous, self.step = damping, previous, damping
+        if self.preconditioner is not None:
+            self.preconditioner.restore(second)
+
+    def restored_moment(self, state: Mapping[str, Any]) -> Any:
+        """The state's preconditioner estimate D, checked (None where the state has none); a
+        StateError when it holds one that this run's settings cannot use."""
+        second = state.get("second_moment")
+        if second is None:
+            return None
+        if self.preconditioner is None:
+            raise StateError(
+                f"{self.name}: the state has a preconditioner's 'second_moment' and preconditioner='identity'"
+            )
+        second = self.checked_array(state, "second_moment", self.x)
+        if not bool(self.xp.all(second >= 0)):
+            raise StateError(f"{self.name}: the state's 'second_moment' has negative entries")
+        return second
 
     def iterate(self) -> str | None:
         if self.grad_norm == 0.0:  # CG's direction is 0: no step can move x (gradient test off)
@@ -209,6 +265,7 @@ class HessianFree(Solver):
             None if self.previous is None else self.params.decay * self.previous,
             max_iter=self.params.cg_max_iter,
             epsilon=self.params.cg_epsilon,
+            precondition=self.precondition(lam),
         )
         self.previous = cg.solution
         iteration, d, value, f_trial = self.cg_backtrack(cg)
@@ -232,6 +289,15 @@ class HessianFree(Solver):
             return None
         self.x, (self.f, self.g, self.grad_norm) = point, self.evaluate(point)
         return None
+
+    def precondition(self, damping: float) -> Callable[[Any], Any] | None:
+        """v -> M⁻¹ v for this iteration's CG, after the running D has seen the gradient (None without
+        a preconditioner)."""
+        if self.preconditioner is None:
+            return None
+        self.preconditioner.observe(self.g, int(getattr(self.nlp, "batch_samples", 1)))
+        inverse = self.preconditioner.inverse(damping)
+        return lambda v: v * inverse
 
     def cg_backtrack(self, cg: CGRun) -> tuple[int, Any, float, float]:
         """The kept iterate, from the last one back, after which f(x + d_j) stops decreasing (Martens

@@ -59,10 +59,11 @@ whole batch.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from minidnn.nlpmodels import InverseLBFGSOperator
-from minidnn.solvers.core import Batches, Budget, Solver
+from minidnn.solvers.core import Batches, Budget, Solver, StateError, checked_scalar
 from minidnn.solvers.driver import solver_function
 from minidnn.solvers.parameters import POSITIVE, Integer, Number, OneOf, declared, parameter
 from minidnn.solvers.sampled_curvature import CURVATURES, curvature_product
@@ -159,19 +160,50 @@ class MultiBatchLBFGS(Solver):
             self.product = curvature_product(nlp, params.curvature, params.curvature_fraction, self.name)
         self.pairs = 0
         self.skipped = 0
+        self.carried: tuple[float, Any, float] | None = None
 
     def refresh(self) -> None:
         self.move_to(self.x)
+
+    def state(self) -> dict[str, Any]:
+        """The inverse L-BFGS memory, the pair counts, and (f_O, ∇f_O) of the previous overlap carried
+        into the current sample (fixed steps with pairs from the overlap; else None)."""
+        f_carried, g_carried = (None, None) if self.carried is None else self.carried[:2]
+        return {
+            "memory": self.memory.state(),
+            "pairs": self.pairs,
+            "skipped": self.skipped,
+            "carried_f": f_carried,
+            "carried_g": g_carried,
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        memory = state.get("memory")
+        if not isinstance(memory, Mapping):
+            raise StateError(f"{self.name}: the state has no 'memory' mapping")
+        pairs, skipped = (checked_scalar(self.name, state, name, 0) for name in ("pairs", "skipped"))
+        carried = None
+        if state.get("carried_g") is not None:
+            f_carried = checked_scalar(self.name, state, "carried_f", 0.0)
+            carried = (f_carried, self.checked_array(state, "carried_g", self.x), self.carry_share())
+        try:
+            self.memory.restore(memory)
+        except ValueError as err:
+            raise StateError(f"{self.name}: {err}") from None
+        self.pairs, self.skipped = pairs, skipped
+        if carried is not None:  # f and ∇f at x, evaluated on the batch alone by the start, join it
+            self.carried = carried
+            self.f, self.g = self.joined(self.f, self.g, carried)
+            self.grad_norm = self.checked_grad_norm(self.f, self.g)
 
     def move_to(self, point: Any, carried: tuple[float, Any, float] | None = None) -> None:
         """x ← ``point`` with f, ∇f and ∇f_O there on the current batch, once they are known finite;
         ``carried`` = (f_O, ∇f_O, |O|/|B|) of the previous overlap at ``point`` joins the sample S."""
         version = self.batches.version
         f, g, g_overlap = self.batch_gradient(point)
+        self.carried = carried
         if carried is not None:
-            f_carried, g_carried, share = carried
-            w = share / (1.0 + share)
-            f, g = (1.0 - w) * f + w * f_carried, (1.0 - w) * g + w * g_carried
+            f, g = self.joined(f, g, carried)
         grad_norm = self.checked_grad_norm(f, g)
         self.x, self.f, self.g, self.g_overlap, self.grad_norm = point, f, g, g_overlap, grad_norm
         self.batch_version = version
@@ -227,8 +259,20 @@ class MultiBatchLBFGS(Solver):
             return
         carried = None
         if self.batches.version != version and overlap_at_point is not None and self.carries:
-            carried = (*overlap_at_point, self.params.overlap if self.by_parts else 1.0)
+            carried = (*overlap_at_point, self.carry_share())
         self.move_to(point, carried)
+
+    @staticmethod
+    def joined(f: float, g: Any, carried: tuple[float, Any, float]) -> tuple[float, Any]:
+        """f and g of the sample S = O ∪ B: the batch's (f, g) and the carried overlap's, weighted by
+        their sizes."""
+        f_carried, g_carried, share = carried
+        w = share / (1.0 + share)
+        return (1.0 - w) * f + w * f_carried, (1.0 - w) * g + w * g_carried
+
+    def carry_share(self) -> float:
+        """|O|/|B|, the weight of a carried overlap against the batch's."""
+        return self.params.overlap if self.by_parts else 1.0
 
     def batch_gradient(self, x: Any) -> tuple[float, Any, Any]:
         """(f_S(x), ∇f_S(x), ∇f_O(x)) on the current batch S, ∇f_O from the same passes."""

@@ -24,6 +24,8 @@ CASES = {
     "trunk": {"resample": 3, "cg_max_iter": 5},
     "lsr1": {"resample": "iteration"},
     "r2": {"resample": "iteration", "beta": 0.5},
+    "hessian_free": {"resample": "iteration", "cg_max_iter": 4},
+    "multibatch_lbfgs": {"mem": 5},
 }
 TOTAL, FIRST = 40, 17
 """Iterations of the whole run, and where it is interrupted (mid-epoch: 45 batches per epoch)."""

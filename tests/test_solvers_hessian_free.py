@@ -11,6 +11,7 @@ import pytest
 from minidnn.nlpmodels import NeuralNetModel
 from minidnn.nlpmodels.problems import CLASSIC, rosenbrock
 from minidnn.solvers.hessian_free import HessianFreeParameters, martens_cg
+from minidnn.solvers.squared_gradient_preconditioner import SquaredGradientPreconditioner
 
 from minidnn import backend as backends
 from minidnn import datasets, models, solvers
@@ -42,6 +43,58 @@ def test_martens_cg_stops_on_relative_progress_and_warm_starts():
     warm = martens_cg(NUMPY, lambda v: b @ v, g, loose.solution, max_iter=200, epsilon=5e-4)
     assert warm.value <= loose.value
     assert warm.exit == "progress" and warm.iterations <= loose.iterations
+
+
+def test_preconditioned_cg_solves_in_one_step_when_m_is_the_diagonal_matrix_itself():
+    diagonal, g = numpy.linspace(1.0, 1e4, 50), numpy.random.default_rng(4).standard_normal(50)
+    solve = lambda **kw: martens_cg(NUMPY, lambda v: diagonal * v, g, None, max_iter=1, epsilon=1e-12, **kw)  # noqa: E731
+    exact, plain = solve(precondition=lambda v: v / diagonal), solve()
+    numpy.testing.assert_allclose(exact.solution, -g / diagonal, rtol=1e-12)
+    assert exact.value == pytest.approx(-0.5 * g @ (g / diagonal), rel=1e-12) and exact.value < plain.value
+
+
+def test_preconditioned_cg_reaches_the_same_solution_on_a_general_system():
+    b, g = spd(40, 5), numpy.random.default_rng(6).standard_normal(40)
+    scale = numpy.random.default_rng(7).uniform(0.5, 2.0, 40)
+    run = martens_cg(
+        NUMPY, lambda v: b @ v, g, None, max_iter=200, epsilon=1e-14, precondition=lambda v: v / scale
+    )
+    numpy.testing.assert_allclose(b @ run.solution, -g, atol=1e-8)
+    assert run.value == pytest.approx(g @ run.solution + 0.5 * run.solution @ b @ run.solution, rel=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_squared_gradient_preconditioner_averages_m_g_squared_and_returns_the_damped_power(dtype):
+    rng = numpy.random.default_rng(8)
+    first, second = (rng.standard_normal(20).astype(dtype) for _ in range(2))
+    preconditioner = SquaredGradientPreconditioner(NUMPY, decay=0.9, power=0.75)
+    preconditioner.observe(first, 100)
+    numpy.testing.assert_allclose(preconditioner.state(), 100 * first**2, rtol=1e-6)
+    preconditioner.observe(second, 50)
+    expected = 0.9 * 100 * first.astype(float) ** 2 + 0.1 * 50 * second.astype(float) ** 2
+    numpy.testing.assert_allclose(preconditioner.state(), expected, rtol=1e-5)
+    inverse = preconditioner.inverse(0.5)
+    assert inverse.dtype == dtype and preconditioner.state().dtype == dtype
+    numpy.testing.assert_allclose(inverse, (expected + 0.5) ** -0.75, rtol=1e-5)
+
+
+def test_hessian_free_keeps_its_preconditioner_in_its_state_and_refuses_a_bad_one(digits):
+    def run(x0=None, **options):
+        nlp = NeuralNetModel(models.mlp([64, 16, 10], seed=2), *digits, batch_size=50)
+        return solvers.hessian_free(nlp, x0, max_iter=3, atol=0, rtol=0, eval_every=None, **options)
+
+    stats = run(preconditioner="squared_gradients")
+    assert not numpy.array_equal(stats.solution, run().solution)
+    second = stats.state["solver"]["second_moment"]
+    assert second.shape == stats.solution.shape and second.dtype == numpy.float32 and bool((second > 0).any())
+    stats.state["solver"]["second_moment"] = -second
+    with pytest.raises(ValueError, match="hessian_free: the state's 'second_moment' has negative entries"):
+        run(stats.solution, state=stats.state, preconditioner="squared_gradients")
+    stats.state["solver"]["second_moment"] = second
+    with pytest.raises(
+        ValueError, match="has a preconditioner's 'second_moment' and preconditioner='identity'"
+    ):
+        run(stats.solution, state=stats.state, preconditioner="identity")
 
 
 @pytest.mark.parametrize("name", list(CLASSIC))
@@ -78,9 +131,13 @@ def digits():
     return datasets.load("digits"), datasets.load("digits", split="test")
 
 
-def test_hessian_free_trains_a_network_on_digits_with_sub_sampled_gauss_newton_products(digits, capsys):
+@pytest.mark.parametrize("preconditioner", ["identity", "squared_gradients"])
+def test_hessian_free_trains_a_network_on_digits_with_sub_sampled_gauss_newton_products(
+    digits, capsys, preconditioner
+):
     nlp = NeuralNetModel(models.mlp([64, 64, 10], seed=0), *digits, batch_size=200)
-    stats = solvers.hessian_free(nlp, max_iter=50, max_time=None, resample="iteration", verbose=25)
+    options = {"max_time": None, "resample": "iteration", "verbose": 25, "preconditioner": preconditioner}
+    stats = solvers.hessian_free(nlp, max_iter=50, **options)
     assert stats.status == "max_iter"
     assert nlp.accuracy(stats.solution) >= 0.94
     assert stats.counters["neval_ghprod"] > 5 * stats.iter and stats.counters["neval_hprod"] == 0

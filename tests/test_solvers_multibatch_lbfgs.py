@@ -146,3 +146,16 @@ def test_gauss_newton_pairs_need_a_model_with_ghprod_and_train_a_network():
     nlp = NeuralNetModel(models.mlp([64, 64, 10], seed=0), train, test, batch_size=64)
     stats = solvers.multibatch_lbfgs(nlp, max_epochs=5, max_time=None, curvature="gauss_newton")
     assert stats.status == "max_epochs" and stats.solver_specific["accuracy"] >= 0.93
+
+
+def test_a_run_with_a_carried_overlap_continues_exactly_from_its_state():
+    options = {"line_search": "fixed", "lr": 0.5, "overlap": 0.25, "atol": 0, "rtol": 0, "eval_every": None}
+    model = lambda: NeuralNetModel(net(), synthetic(), batch_size=8, dtype="float64")  # noqa: E731
+    whole = solvers.multibatch_lbfgs(model(), max_iter=7, **options)
+    first = solvers.multibatch_lbfgs(model(), max_iter=3, **options)
+    assert first.state["solver"]["carried_g"] is not None and first.state["solver"]["memory"]["count"] == 3
+    second = solvers.multibatch_lbfgs(model(), first.solution, max_iter=4, state=first.state, **options)
+    assert numpy.array_equal(second.solution, whole.solution)
+    first.state["solver"]["carried_f"] = float("nan")
+    with pytest.raises(ValueError, match="multibatch_lbfgs: the state's 'carried_f' must be a finite number"):
+        solvers.multibatch_lbfgs(model(), first.solution, max_iter=4, state=first.state, **options)
