@@ -179,3 +179,16 @@ def test_on_one_batch_the_gradient_at_each_new_point_comes_with_the_step(digits)
     assert stats.counters["neval_grad"] == 1 + steps
     f, g = nlp.objgrad(stats.solution)
     assert stats.objective == f and numpy.array_equal(stats.gradient, g)
+
+
+def test_the_damping_stays_above_its_floor_on_a_model_with_samples_and_not_on_a_fixed_problem(digits):
+    def run(**options):
+        nlp = NeuralNetModel(models.mlp([64, 16, 10], seed=2), *digits, batch_size=100)
+        options = {"curvature_fraction": 1.0, "cg_max_iter": 3, "max_iter": 30, **options}
+        return solvers.hessian_free(nlp, atol=0, rtol=0, eval_every=None, resample="iteration", **options)
+
+    floored, free = run(damping=4.0), run(damping=4.0, min_damping=0.0)
+    assert min(floored.history["step"][1:]) == 1.0
+    assert min(free.history["step"][1:]) < 0.1
+    fixed = solvers.hessian_free(rosenbrock(), curvature="hessian", max_iter=40, atol=0, rtol=0)
+    assert min(fixed.history["step"][1:]) < 0.1
