@@ -12,8 +12,7 @@ change) and its sub-sample S, the first ⌈``curvature_fraction`` |X|⌉ samples
    Martens' diagonal M = (D + λ)^0.75, D the mean squared per-sample gradient (§4.7;
    :mod:`minidnn.solvers.squared_gradient_preconditioner`), warm-started from ζ d_prev, the previous
    CG solution decayed by ζ = 0.95 (Martens §4.5), stopped by Martens' relative-progress test on the
-   quadratic
-   φ(d) = gᵀd + ½ dᵀBd (§4.4): at iteration i, with k = max(10, 0.1 i), stop when
+   quadratic φ(d) = gᵀd + ½ dᵀBd (§4.4): at iteration i, with k = max(10, 0.1 i), stop when
    φ_i < 0 and (φ_i - φ_{i-k}) / φ_i < k ε, ε = 5e-4; or at ``cg_max_iter``.
 3. CG-backtracking (Martens §4.6): the iterates d_j at j = ⌈1.3^m⌉ are kept; from the last one back,
    f(x + d_j) is evaluated while it keeps decreasing, and the best d_j is the step.
@@ -34,7 +33,7 @@ sub-sample changes with the batch; on one fixed batch (or in full batch, where S
 ⌈``curvature_fraction`` n⌉ training samples, in file order) it stays the same. A fixed problem (no
 minibatches) has no samples: its curvature is the whole Hessian.
 
-Defaults, measured with ``minidnn compare`` on MNIST LeNet-5 (batch 100, 30 s, 2 threads, one run per
+Defaults, measured with ``minidnn compare`` on MNIST LeNet-5 (batch 100, 30 s, 2 cores, one run per
 seed; the final test accuracy of single runs moves by up to 0.05 between neighbouring snapshots):
 ``curvature_fraction=0.5, cg_max_iter=5, min_damping=1`` reached 0.9747, 0.9663 and 0.9579 on seeds
 0, 1, 2, where the earlier ``curvature_fraction=0.1, cg_max_iter=10`` with no floor reached 0.9541,

@@ -24,19 +24,20 @@ def net():
     return models.mlp([9, 4, 3], activation="tanh", seed=0)
 
 
-def test_each_pair_is_the_gradient_change_on_the_overlap_of_its_batch(monkeypatch):
+@pytest.mark.parametrize(("overlap", "size"), [(0.25, 2), (1.0, 8)])  # 1: the gradient of the first trial
+def test_each_pair_is_the_gradient_change_on_the_overlap_of_its_batch(monkeypatch, overlap, size):
     pushed = offered_pairs(monkeypatch)
     data = synthetic()
     nlp = NeuralNetModel(net(), data, batch_size=8, shuffle=False, dtype="float64", l2=0.01)
     points = []
-    options = {"overlap": 0.25, "pair_rule": "skip", "atol": 0, "rtol": 0, "eval_every": None}
+    options = {"overlap": overlap, "pair_rule": "skip", "atol": 0, "rtol": 0, "eval_every": None}
     record = lambda n, s, st: points.append(s.x.copy())  # noqa: E731
     stats = solvers.multibatch_lbfgs(nlp, max_iter=2, callback=record, **options)
     assert stats.iter == 2 and len(pushed) == 2
     for k, (s, y) in enumerate(pushed):
-        start = 8 * k + 6  # the last ⌈0.25 · 8⌉ = 2 samples of batch k
-        overlap = Dataset(data.x[start : start + 2], data.y[start : start + 2], data.classes, "o", "train")
-        alone = NeuralNetModel(net(), overlap, batch_size=2, full_batch=True, dtype="float64", l2=0.01)
+        start = 8 * k + 8 - size  # the last ⌈overlap · 8⌉ samples of batch k
+        rows = Dataset(data.x[start : start + size], data.y[start : start + size], data.classes, "o", "train")
+        alone = NeuralNetModel(net(), rows, batch_size=size, full_batch=True, dtype="float64", l2=0.01)
         numpy.testing.assert_allclose(s, points[k + 1] - points[k], rtol=1e-12, atol=1e-15)
         expected = alone.grad(points[k + 1]) - alone.grad(points[k])
         numpy.testing.assert_allclose(y, expected, rtol=1e-10, atol=1e-13)
@@ -79,8 +80,17 @@ def test_a_fixed_steplength_evaluates_no_objective_beyond_the_gradients():
     stats = solvers.multibatch_lbfgs(nlp, max_iter=6, line_search="fixed", lr=0.5, atol=0, rtol=0)
     assert stats.counters["neval_obj"] == stats.counters["neval_grad"]
     assert stats.history["step"][1:] == [0.5] * 6
-    armijo = solvers.multibatch_lbfgs(NeuralNetModel(net(), synthetic(), batch_size=8), max_iter=6)
-    assert armijo.counters["neval_obj"] > armijo.counters["neval_grad"]
+
+
+def test_the_first_armijo_trial_gives_the_pair_its_gradient_and_backtracks_cost_objectives_only():
+    nlp = NeuralNetModel(net(), synthetic(), batch_size=8, dtype="float64")
+    stats = solvers.multibatch_lbfgs(nlp, max_iter=12, atol=0, rtol=0, lr=4.0, eval_every=None)
+    backtracked = sum(bk > 0 for bk in stats.history["bk"][1:])
+    assert 0 < backtracked < stats.iter and stats.solver_specific["pairs"] == stats.iter
+    # the start; per step the first trial and the next batch, and the overlap where the trial was refused
+    assert stats.counters["neval_grad"] == 1 + 2 * stats.iter + backtracked
+    assert stats.counters["neval_obj"] == stats.counters["neval_grad"] + sum(stats.history["bk"][1:])
+    assert stats.counters["neval_obj"] > stats.counters["neval_grad"]
 
 
 def test_on_a_fixed_problem_it_is_lbfgs_with_armijo_backtracking():
