@@ -33,7 +33,7 @@ all by a logical OR across the ranks, so that they stop at the same iteration.
 
 Failure: a rank that raises would leave the others waiting in a collective forever. Building a
 :class:`Ranks` therefore installs a ``sys.excepthook`` (once per process) that prints the traceback
-with the rank, waits ``ABORT_GRACE_S`` and calls ``MPI.COMM_WORLD.Abort(1)``: MPI then ends every
+with the rank and calls ``MPI.COMM_WORLD.Abort(1)`` (through :func:`abort_job`): MPI then ends every
 process of the job and ``mpiexec`` exits non-zero. ``python -m mpi4py script.py`` gives the same
 guarantee for code that runs before a model exists. An exception caught by the program is not seen
 by the hook.
@@ -43,8 +43,12 @@ Only NumPy arrays travel (the buffers are host memory); other backends are refus
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
+import stat
 import sys
+import termios
 import time
 import traceback
 from typing import Any
@@ -53,10 +57,8 @@ import numpy
 from minidnn.datasets import Dataset
 
 ROOT = 0
-ABORT_GRACE_S = 0.5
-"""Seconds between the failing rank's report and ``Abort``: the launcher (MPICH's Hydra) forwards a
-rank's standard error on its own schedule, and an immediate Abort once ended the job before the
-report got through (under load: the report was lost, the job still ended)."""
+REPORT_WAIT_S = 5.0
+"""The longest :func:`abort_job` waits for the launcher to read a report before it aborts anyway."""
 INSTALL_HINT = "pip install 'minidnn[mpi]' (mpi4py and MPICH)"
 
 
@@ -173,15 +175,40 @@ def abort_on_uncaught_exception(world: Any, rank: int, size: int) -> None:
         return
 
     def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
-        # the whole report in one write, flushed, before Abort ends this process and every other
         report = "".join(traceback.format_exception(kind, value, tb))
         sys.stdout.flush()
-        sys.stderr.write(
-            f"rank {rank} of {size}: uncaught exception, aborting every rank of the job\n{report}"
+        abort_job(
+            world, f"rank {rank} of {size}: uncaught exception, aborting every rank of the job\n{report}", 1
         )
-        sys.stderr.flush()
-        time.sleep(ABORT_GRACE_S)
-        world.Abort(1)
 
     hook.aborts_mpi_job = True  # type: ignore[attr-defined]
     sys.excepthook = hook
+
+
+def abort_job(world: Any, report: str, code: int) -> None:
+    """Writes ``report`` to standard error in one write, waits until the launcher has read it, and
+    ends every rank of the job with exit code ``code`` (``world.Abort``).
+
+    MPICH's Hydra reads a rank's standard error from a pipe on its own schedule; an Abort while the
+    report still sat in the pipe ended the job without it (seen under load). Hydra forwards what it
+    read before it handles the Abort, so waiting for the pipe to empty is enough.
+    """
+    stream = sys.__stderr__
+    stream.write(report)
+    stream.flush()
+    wait_until_read(stream.fileno(), REPORT_WAIT_S)
+    world.Abort(code)
+
+
+def wait_until_read(fd: int, limit_s: float) -> None:
+    """Returns when the pipe ``fd`` writes to holds no unread bytes (``FIONREAD``), or after
+    ``limit_s`` seconds; at once when ``fd`` is not a pipe (a terminal, a file)."""
+    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+        return
+    unread = bytearray(4)
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        fcntl.ioctl(fd, termios.FIONREAD, unread)
+        if int.from_bytes(unread, sys.byteorder) == 0:
+            return
+        time.sleep(0.01)

@@ -19,12 +19,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from minidnn.datasets import from_arrays
-from minidnn.nlpmodels import LSR1Model, NeuralNetModel
+from minidnn.nlpmodels import LSR1Model, NeuralNetModel, distributed
 
 from minidnn import datasets, models, solvers
 
@@ -245,6 +247,40 @@ def test_a_rank_that_raises_ends_the_job():
     assert job.returncode != 0
     assert "rank 1 of 2: uncaught exception, aborting every rank" in job.stderr
     assert "RuntimeError: rank one fails on purpose" in job.stderr
+
+
+def test_an_abort_waits_until_the_launcher_has_read_the_report_from_the_pipe():
+    """The launcher reads a rank's standard error from a pipe; Abort before it has read the report
+    once lost it. The wait ends once the reader has taken every byte, and not before."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"rank 1 of 2: aborting\n")
+    reading = threading.Event()
+
+    def launcher() -> None:
+        time.sleep(0.2)
+        reading.set()
+        os.read(read_end, 100)
+
+    thread = threading.Thread(target=launcher)
+    thread.start()
+    distributed.wait_until_read(write_end, 60.0)
+    assert reading.is_set()
+    thread.join()
+    os.write(write_end, b"unread")
+    start = time.monotonic()
+    distributed.wait_until_read(write_end, 0.05)  # nobody reads: the limit ends the wait
+    assert time.monotonic() - start < 30
+    os.close(read_end)
+    os.close(write_end)
+
+
+def test_an_abort_does_not_wait_on_a_file_or_terminal(tmp_path):
+    with open(tmp_path / "stderr.txt", "w") as stream:
+        stream.write("rank 1 of 2: aborting\n")
+        stream.flush()
+        start = time.monotonic()
+        distributed.wait_until_read(stream.fileno(), 60.0)
+        assert time.monotonic() - start < 30
 
 
 def test_a_time_budget_ends_every_rank_at_the_same_iteration():

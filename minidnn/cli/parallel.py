@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -162,11 +161,13 @@ class MpiJob(Job):
 
     def abort_on_second_signal(self) -> None:
         """Ends every rank of the job now (a second Ctrl-C or SIGTERM on this rank)."""
-        sys.__stderr__.write(
-            f"rank {self.rank} of {self.size}: minidnn: interrupted again: aborting every rank of the job\n"
+        from minidnn.nlpmodels import distributed
+
+        distributed.abort_job(
+            self.comm,
+            f"rank {self.rank} of {self.size}: minidnn: interrupted again: aborting every rank of the job\n",
+            INTERRUPTED,
         )
-        sys.__stderr__.flush()
-        self.comm.Abort(INTERRUPTED)
 
 
 def start() -> Job:
