@@ -31,7 +31,7 @@ from minidnn.solvers.nesterov import nesterov
 from minidnn.solvers.r2 import r2
 from minidnn.solvers.rmsprop import rmsprop
 from minidnn.solvers.sgd import sgd
-from minidnn.solvers.stats import STATUSES, ExecutionStats, History
+from minidnn.solvers.stats import STATUSES, ExecutionStats, History, reported_point
 from minidnn.solvers.trunk import trunk
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "History",
     "StateError",
     "minimize",
+    "reported_point",
 ]
 __all__ += [
     "sgd",

@@ -113,6 +113,13 @@ class Budget:
         "the ExecutionStats.state of an earlier run to continue exactly (x0: its solution)",
         optional(Dictionary()),
     )
+    average: float | None = parameter(
+        None,
+        "decay β of an exponential average of the iterates (stats.average), which the test accuracy "
+        "is measured at (None: no average)",
+        optional(Number(0.0, 1.0, high_open=True)),
+        source="Polyak and Juditsky 1992, with exponential weights (minidnn.solvers.iterate_average)",
+    )
 
     def tolerance(self, grad_norm0: float) -> float:
         """atol + rtol ‖∇f(x_0)‖."""

@@ -15,8 +15,8 @@ interrupts.
 Continuing a run: ``stats.state`` is the run's state where it stopped between two iterations
 (``None`` when an interrupt or a non-finite value cut an iteration short): the method's state
 (:meth:`~.core.Solver.state`), the model's batch position (``batch_state()`` of a minibatch model),
-the batch policy's state (:mod:`.adaptive_sampling`), the iterations done so far and the stopping
-tolerance of the first start. Given back as the
+the batch policy's state (:mod:`.adaptive_sampling`), the iterations done so far, the stopping
+tolerance of the first start and, with ``average``, the average of the iterates. Given back as the
 ``state`` option with x0 = ``stats.solution`` (the same method, parameters and model), the run goes
 on as if it had never stopped: the same iterates, bit for bit. Budgets count from the new call;
 ``resample`` and ``eval_every`` count iterations over the whole run. ``max_epochs`` counts passes
@@ -47,6 +47,10 @@ re-evaluates right after the move (see :mod:`~.core`).
     ``k`` (int)      every k iterations (the model must have ``accuracy``)
     ``None``         never
 
+``average=β`` keeps an exponential average of the iterates x_0, x_1, ... with decay β
+(:mod:`.iterate_average`) in ``stats.average``; the test accuracy of the history is measured there.
+The method never sees it: its iterates are those of the run without it.
+
 ``verbose=k`` prints the iteration table in the style of JSOSolvers.jl's log: a header, then one row
 every k iterations and the last row of the run, e.g. for trunk::
 
@@ -74,6 +78,7 @@ from minidnn.solvers.core import (
     checked_scalar,
     has_test_split,
 )
+from minidnn.solvers.iterate_average import IterateAverage
 from minidnn.solvers.stats import STATUSES, UNKNOWN, ExecutionStats, History
 
 
@@ -143,13 +148,15 @@ def check(solver_class: type[Solver], nlp: Any, options: Mapping[str, Any]) -> S
 @dataclasses.dataclass
 class Continued:
     """The driver's part of a run's state: iterations done, the tolerance, the batch position, the
-    method's own state and the batch policy's (all empty for a fresh run)."""
+    method's own state, the batch policy's and the average of the iterates (all empty for a fresh
+    run)."""
 
     iterations: int = 0
     tolerance: float | None = None
     batches: Mapping[str, Any] | None = None
     method: Mapping[str, Any] | None = None
     sampling: Mapping[str, Any] | None = None
+    average: Mapping[str, Any] | None = None
 
     @classmethod
     def checked(cls, name: str, state: Mapping[str, Any] | None) -> Continued:
@@ -158,18 +165,19 @@ class Continued:
             return cls()
         if state.get("method") != name:
             raise StateError(f"{name}: the state is that of method {state.get('method')!r}")
-        for key in ("batches", "solver", "sampling"):
+        for key in ("batches", "solver", "sampling", "average"):
             if state.get(key) is not None and not isinstance(state.get(key), Mapping):
                 raise StateError(f"{name}: the state's {key!r} must be a mapping or None")
         if not isinstance(state.get("solver"), Mapping):
             raise StateError(f"{name}: the state has no solver state")
         iterations = checked_scalar(name, state, "iterations", 0)
+        parts = (state.get("batches"), state["solver"], state.get("sampling"), state.get("average"))
         if state.get("tolerance", 0.0) is None:  # a run without the gradient test
-            return cls(iterations, None, state.get("batches"), state["solver"], state.get("sampling"))
+            return cls(iterations, None, *parts)
         tolerance = checked_scalar(name, state, "tolerance", 0.0)
         if tolerance < 0:
             raise StateError(f"{name}: the state's 'tolerance' must be >= 0, got {tolerance!r}")
-        return cls(iterations, tolerance, state.get("batches"), state["solver"], state.get("sampling"))
+        return cls(iterations, tolerance, *parts)
 
 
 def _names(record: type) -> tuple[str, ...]:
@@ -212,6 +220,9 @@ class _Run:
         self.counters0: dict[str, int] = {}
         self.epoch0 = self.batches.epoch
         self.agree: Callable[[bool], bool] = getattr(self.nlp, "agree_to_stop", bool)
+        decay = setup.budget.average
+        self.average = None if decay is None else IterateAverage(decay, solver.x, solver.backend)
+        self.averaged = False  # whether the average holds the current iterate already
 
     # -- the loop -------------------------------------------------------------------------------
     def execute(self) -> ExecutionStats:
@@ -251,12 +262,24 @@ class _Run:
             self.tol = self.budget.tolerance(solver.grad_norm) if self.gradient_test else None
             return
         try:
+            average = self.restored_average(continued.average)
             solver.restore(continued.method)
         except ValueError:
             self.batches.policy.put_back()
             self.batches.restore(self.position)
             raise
+        if average is not None:
+            self.average = average
+            self.averaged = True  # x0 is the iterate the earlier run ended on, in its average
         self.tol = continued.tolerance
+
+    def restored_average(self, state: Mapping[str, Any] | None) -> IterateAverage | None:
+        """A new average holding the state's, with this run's decay (None without ``average``)."""
+        if self.average is None:
+            return None
+        average = IterateAverage(self.average.decay, self.solver.x, self.solver.backend)
+        average.restore(state)
+        return average
 
     def state(self) -> dict[str, Any] | None:
         """The run's state (see the module docstring), ``None`` before the start is complete or
@@ -270,11 +293,15 @@ class _Run:
             "batches": self.batches.state(),
             "solver": self.solver.state(),
             "sampling": self.batches.policy.state(self.solver.g),
+            "average": None if self.average is None else self.average.state(),
         }
 
     def after_iteration(self, status: str | None) -> None:
         """Updates stats and history, applies the stopping rules, then calls the callback."""
         stats, solver = self.stats, self.solver
+        if self.average is not None and not self.averaged:
+            self.average.update(solver.x)
+        self.averaged = False
         self.update_stats()
         self.record()
         self.between_iterations = True  # the iteration and its row are complete: a state exists
@@ -309,6 +336,7 @@ class _Run:
         stats.objective = solver.f
         stats.gradient = solver.g
         stats.dual_feas = solver.grad_norm
+        stats.average = None if self.average is None else self.average.point
         stats.elapsed_time = self.elapsed()
         now = self.nlp.counters.as_dict()
         stats.counters = {key: now[key] - self.counters0.get(key, 0) for key in now}
@@ -337,8 +365,9 @@ class _Run:
         return [row.get(name) for name in self.stats.history.columns if name != "accuracy"]
 
     def measure_accuracy(self) -> float:
+        """Test accuracy at the iterate, or at the average of the iterates with ``average``."""
         t = time.perf_counter()
-        accuracy = self.batches.accuracy(self.solver.x)
+        accuracy = self.batches.accuracy(self.solver.x if self.average is None else self.average.point)
         self.eval_time += time.perf_counter() - t
         return accuracy
 

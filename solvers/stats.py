@@ -104,9 +104,11 @@ class ExecutionStats:
     ``solution`` (a vector on the model's device), ``objective`` f(solution), ``gradient``
     ∇f(solution) (on the model's device), ``dual_feas`` ‖∇f(solution)‖, ``iter``, ``elapsed_time``
     (seconds), ``counters`` (evaluations made by this run), ``solver_specific`` (a dict),
-    ``history`` (one row per iteration, see :class:`History`), and ``state``: what continues the run
+    ``history`` (one row per iteration, see :class:`History`), ``state``: what continues the run
     exactly (the ``state`` option of the next call, see :mod:`minidnn.solvers.driver`), ``None``
-    when the run stopped inside an iteration.
+    when the run stopped inside an iteration, and ``average``: with the ``average`` option, the
+    exponential average of the iterates (:mod:`minidnn.solvers.iterate_average`; the average's own
+    vector, on the model's device), else ``None``.
 
     The names of SciPy's ``OptimizeResult`` answer too, with SciPy's meanings: ``x`` the solution,
     ``fun`` the objective there, ``jac`` the gradient there, ``nit`` the number of iterations,
@@ -130,6 +132,7 @@ class ExecutionStats:
         self.solver_specific: dict[str, Any] = {}
         self.history = history
         self.state: dict[str, Any] | None = None
+        self.average: Any = None
 
     @property
     def status(self) -> str:
@@ -191,3 +194,9 @@ class ExecutionStats:
             f"  iterations {self.iter}   time {self.elapsed_time:.3f} s   counters {self.counters}",
         ]
         return "\n".join(lines)
+
+
+def reported_point(stats: ExecutionStats) -> Any:
+    """The point a run reports as its model: the average of the iterates when the run kept one (the
+    ``average`` option), else the solution."""
+    return stats.solution if stats.average is None else stats.average

@@ -63,7 +63,12 @@ def test_run_all_gathers_the_results_and_readme_table_prints_the_tables(scripts,
 
 
 @pytest.mark.parametrize(
-    "region, source", [("speed", "benchmarks/results.json"), ("compare", "docs/compare/compare.json")]
+    "region, source",
+    [
+        ("speed", "benchmarks/results.json"),
+        ("compare", "docs/compare/compare.json"),
+        ("compare_average", "docs/compare/average/compare.json"),
+    ],
 )
 def test_the_readme_tables_are_those_generated_from_their_results_files(scripts, region, source):
     readme_table = scripts("readme_table")
@@ -102,3 +107,8 @@ def test_the_compare_table_gives_the_accuracy_nearest_5_10_and_30_seconds(script
     assert "| adam | 0.5000 | 0.6000 | 0.8000 | 7 | 2 |" in table
     assert "| lbfgs | 0.3000 |  |  | 3 | 0.25 |" in table
     assert "load average 0.4-0.4" in table
+    assert "average of the iterates" not in table
+    results = {name: {**result, "options": {"average": 0.98}} for name, result in record["results"].items()}
+    averaged = {**record, "results": results}
+    caption = scripts("readme_table").compare_table(averaged).splitlines()[-1]
+    assert "mnist, at the average of the iterates (`--option average=0.98`), batch 100" in caption

@@ -133,3 +133,18 @@ def on_host(be: Backend, value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [on_host(be, item) for item in value]
     return value
+
+
+def reported_vector(path: str | os.PathLike[str], checkpoint: Checkpoint) -> tuple[numpy.ndarray, str]:
+    """The vector a run reported as its model, and what it is: the average of the iterates when the
+    saved state holds one (``--option average=β``), else the saved vector, the last iterate."""
+    average = (checkpoint.state.get("solver_state") or {}).get("average")
+    if average is None:
+        return checkpoint.vector, "the last iterate"
+    point = average.get("point") if isinstance(average, dict) else None
+    if not isinstance(point, numpy.ndarray) or point.shape != checkpoint.vector.shape:
+        raise CommandError(
+            f"{path}: solver_state.average: no point of {checkpoint.vector.size} values beside the vector"
+        )
+    decay = checkpoint.settings.options.get("average")
+    return point, f"the exponential average of {average.get('count')} iterates (decay {decay})"

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from minidnn import backend as _backend
-from minidnn import datasets
+from minidnn import datasets, solvers
 from minidnn.cli import arguments, atomic, jsonio, methods, metrics, outdir, plots, problem, progress
 from minidnn.cli import train as train_module
 from minidnn.cli.errors import INTERRUPTED, OK, CommandError
@@ -50,6 +50,7 @@ class Outcome:
     """One solver's run in a comparison."""
 
     solver: str
+    options: dict[str, Any]
     status: str
     message: str
     iterations: int
@@ -229,10 +230,12 @@ def run_one(settings: RunSettings, train: datasets.Dataset, test: datasets.Datas
         if stats is None:
             raise
         stats.status, stats.message = "user", "interrupted (KeyboardInterrupt)"
-    snapshots.keep(nlp, stats.elapsed_time, stats.solution)
-    test_loss, test_accuracy = nlp.evaluate(stats.solution, "test")
+    point = solvers.reported_point(stats)
+    snapshots.keep(nlp, stats.elapsed_time, point)
+    test_loss, test_accuracy = nlp.evaluate(point, "test")
     return Outcome(
         solver=settings.solver,
+        options=settings.options,
         status=stats.status,
         message=stats.message,
         iterations=stats.iter,

@@ -2,7 +2,9 @@
 
 The network is rebuilt from the checkpoint's settings, its layout checked against the file's, and
 the saved vector loaded; only the requested split is read. ``--data-dir`` and ``--backend`` override
-the checkpoint's (the data may have moved; a run trained on a GPU can be checked on a CPU).
+the checkpoint's (the data may have moved; a run trained on a GPU can be checked on a CPU). A run
+that kept an average of its iterates (``--option average=β``) is evaluated at that average, as
+``train`` reported it; the saved vector is the last iterate, which a resumed run continues from.
 
 Under ``mpiexec -n N`` the evaluation is data-parallel (:mod:`.parallel`): rank 0 reads the
 checkpoint, every rank evaluates its share of the split, and rank 0 prints the result.
@@ -31,7 +33,8 @@ def run(args: argparse.Namespace, job: parallel.Job) -> int:
     network = problem.build_network(settings, data)
     checkpoints.check_layout(path, saved, network)
     nlp = problem.build_model(settings, network, data, data, job.comm)
-    x = nlp.meta.backend.to_device(saved.vector, dtype=settings.dtype)
+    vector, point = checkpoints.reported_vector(path, saved)
+    x = nlp.meta.backend.to_device(vector, dtype=settings.dtype)
     loss, accuracy = nlp.evaluate(x, args.split)
     if not job.root:
         return OK
@@ -44,6 +47,7 @@ def run(args: argparse.Namespace, job: parallel.Job) -> int:
                       f"{network.nvar:,} parameters"),
             ("trained", f"{settings.solver}, {state.get('iterations', '?')} iterations, "
                         f"{state.get('epoch', '?')} epochs, status {state.get('status', '?')}"),
+            ("point", point),
             ("split", f"{args.split}: {len(data):,} images"),
             ("loss", f"{loss:.6f}"),
             ("accuracy", f"{accuracy:.4f} ({round(accuracy * len(data)):,} of {len(data):,} right)"),

@@ -1,4 +1,5 @@
-"""Copies of the iterate at evenly spaced solver times, evaluated after the run.
+"""Copies of the iterate (or of the average of the iterates, with ``average``) at evenly spaced
+solver times, evaluated after the run.
 
 Measuring test accuracy during a timed run would either eat into the budget or need the solver's
 cooperation; a copy of the flat vector costs microseconds. The callback keeps a copy whenever the
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from minidnn.solvers import ExecutionStats
+from minidnn.solvers import ExecutionStats, reported_point
 
 
 class Snapshots:
@@ -35,7 +36,7 @@ class Snapshots:
             due = epoch != self.last_epoch
             self.last_epoch = epoch
         if due:
-            self.keep(nlp, elapsed, stats.solution)
+            self.keep(nlp, elapsed, reported_point(stats))
 
     def keep(self, nlp: Any, elapsed: float, x: Any) -> None:
         """Stores a copy of ``x`` taken at solver time ``elapsed``."""

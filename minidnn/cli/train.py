@@ -293,9 +293,10 @@ def _stopping_on_request(job: parallel.Job, callback: Callable[..., None]) -> Ca
 
 
 def final_evaluation(session: Session, stats: solvers.ExecutionStats) -> tuple[float | None, float | None]:
-    """Test loss and accuracy at the solution; (None, None) when Ctrl-C cuts it short."""
+    """Test loss and accuracy at the solution, or at the average of the iterates when the run kept
+    one (``--option average=β``); (None, None) when Ctrl-C cuts it short."""
     try:
-        return session.nlp.evaluate(stats.solution, "test")
+        return session.nlp.evaluate(solvers.reported_point(stats), "test")
     except KeyboardInterrupt:
         return None, None
 
