@@ -123,19 +123,24 @@ class ConvFront:
         self._geometries: dict[tuple[int, ...], list[Geometry]] = {}
 
     # -- forward -------------------------------------------------------------------------------
-    def forward(self, s: Any, inputs: Any, directions: list[Any] | None, slopes: bool) -> Any:
+    def forward(
+        self, s: Any, inputs: Any, directions: list[Any] | None, slopes: bool, values: bool = True
+    ) -> Any:
         """The flattened output (T·N, F): values over R-derivatives with ``directions`` (T = 2);
-        D_k kept with ``slopes``, the pooling masks too."""
+        D_k kept with ``slopes``, the pooling masks too. With ``values=False`` (T = 2 only) the values,
+        D_k, the masks and the values' column matrices are those the last such pass left in the
+        buffers, and only the R-derivatives are computed."""
         t = 1 if directions is None else 2
         geometries = self.geometry(tuple(inputs.shape[1:]))
         s.geometries = geometries
-        x = self._input(s, inputs, geometries[0])
+        first = geometries[0]
+        x = self._input(s, inputs, first) if values else self._padded(s, ("X", 0, 1), first, 1)
         for k in range(len(self.stages)):
             t_in = 1 if k == 0 else t
-            cols = self._im2col(s, k, x[:, :t_in], t_in)
-            z = self._convolve(s, k, cols, t_in, t, directions)
-            x = self._steps(s, k, z, t, slopes)
-        return self._flatten(s, x, t)
+            cols = self._im2col(s, k, x[:, :t_in], t_in, kept=0 if values else 1)
+            z = self._convolve(s, k, cols, t_in, t, directions, values)
+            x = self._steps(s, k, z, t, slopes, values)
+        return self._flatten(s, x, t, kept=0 if values else 1)
 
     def _input(self, s: Any, inputs: Any, g: Geometry) -> Any:
         """X_0 as (C, 1, H + 2PH, W + 2PW, N), zero borders."""
@@ -143,28 +148,34 @@ class ConvFront:
         self._interior(x, 0)[:, 0] = self.xp.permute_dims(inputs, (1, 2, 3, 0))
         return x
 
-    def _im2col(self, s: Any, k: int, x: Any, t: int) -> Any:
-        """cols[(c, i, j), t, (p, q, n)] = X[c, t, p·SH + i, q·SW + j, n], as (C·KH·KW, T, P)."""
+    def _im2col(self, s: Any, k: int, x: Any, t: int, kept: int = 0) -> Any:
+        """cols[(c, i, j), t, (p, q, n)] = X[c, t, p·SH + i, q·SW + j, n], as (C·KH·KW, T, P); the
+        first ``kept`` of the T slices are left as the buffer holds them."""
         conv, g, xp = self.stages[k].conv, s.geometries[k], self.xp
         n = x.shape[-1]
         (kh, kw), (oh, ow) = conv.kernel_size, g.out
         cols = s.take(("cols", k, t), (g.channels, kh, kw, t, oh, ow, n), self.dtype)
-        windows = self.backend.sliding_windows(
-            xp.permute_dims(x, (0, 1, 4, 2, 3)), conv.kernel_size, conv.stride
-        )
-        cols[...] = xp.permute_dims(windows, (0, 5, 6, 1, 3, 4, 2))
+        if kept < t:
+            windows = self.backend.sliding_windows(
+                xp.permute_dims(x[:, kept:], (0, 1, 4, 2, 3)), conv.kernel_size, conv.stride
+            )
+            cols[:, :, :, kept:] = xp.permute_dims(windows, (0, 5, 6, 1, 3, 4, 2))
         return xp.reshape(cols, (g.channels * kh * kw, t, oh * ow * n))
 
-    def _convolve(self, s: Any, k: int, cols: Any, t_in: int, t: int, directions: list[Any] | None) -> Any:
-        """Z = W cols(X) + b over R(Z) = [V | W] [cols(X) ; cols(R(X))] + c, as (O, T, P): the
-        R-derivative is one product over the stacked columns (the weights interleaved to match)."""
+    def _convolve(
+        self, s: Any, k: int, cols: Any, t_in: int, t: int, directions: list[Any] | None, values: bool = True
+    ) -> Any:
+        """Z = W cols(X) + b (unless ``values`` is False: Z is kept) over R(Z) = [V | W] [cols(X) ;
+        cols(R(X))] + c, as (O, T, P): the R-derivative is one product over the stacked columns (the
+        weights interleaved to match)."""
         xp, stage, g = self.xp, self.stages[k], s.geometries[k]
         o, p = g.out_channels, cols.shape[-1]
         z = s.take(("Z", k, t), (o, t, p), self.dtype)
         weight = xp.reshape(stage.conv.weight.data, (o, -1))
-        xp.matmul(weight, cols[:, 0], out=z[:, 0])
-        if stage.conv.has_bias:
-            self._add_bias(z[:, 0], stage.conv.bias.data)
+        if values:
+            xp.matmul(weight, cols[:, 0], out=z[:, 0])
+            if stage.conv.has_bias:
+                self._add_bias(z[:, 0], stage.conv.bias.data)
         if directions is None:
             return z
         v = xp.reshape(directions[stage.index], (o, -1))
@@ -182,7 +193,7 @@ class ConvFront:
         """z (O, P) += bias (O,) on every column, in place."""
         self.xp.add(z, self.xp.reshape(bias, (-1, 1)), out=z)
 
-    def _steps(self, s: Any, k: int, z: Any, t: int, slopes: bool) -> Any:
+    def _steps(self, s: Any, k: int, z: Any, t: int, slopes: bool, values: bool = True) -> Any:
         """The activation and the pooling of stage k on Z (O, T, P), in order, the last one written
         into the next stage's padded input, which is returned (the front's output after the last)."""
         g = s.geometries[k]
@@ -195,29 +206,34 @@ class ConvFront:
                 shape = current.shape if step == "activation" else (g.out_channels, t, *g.pooled, s.n)
                 out = s.take((step, k, t), shape, self.dtype)
             if step == "activation":
-                self._activate(s, k, current, out, t, slopes)
+                self._activate(s, k, current, out, t, slopes, values)
             else:
-                self._pool(s, k, current, out, t, slopes)
+                self._pool(s, k, current, out, t, slopes, values)
             current = out
         return self._next_input(s, k, t)
 
-    def _activate(self, s: Any, k: int, z: Any, a: Any, t: int, slopes: bool) -> None:
-        """A over R(A) = σ(Z) over D ⊙ R(Z) into ``a``, D kept with ``slopes`` (and Z, A for the
-        reverse pass)."""
+    def _activate(self, s: Any, k: int, z: Any, a: Any, t: int, slopes: bool, values: bool = True) -> None:
+        """A over R(A) = σ(Z) over D ⊙ R(Z) into ``a`` (R(A) alone, from the kept D, without
+        ``values``), D kept with ``slopes`` (and Z, A for the reverse pass)."""
         xp, activation = self.xp, self.stages[k].activation
-        activation.apply(xp, z[:, 0], a[:, 0])
+        if values:
+            activation.apply(xp, z[:, 0], a[:, 0])
         if slopes:
             d = s.take(("D", k), z[:, 0].shape, self.dtype)
-            activation.slope(xp, z[:, 0], a[:, 0], d)
+            if values:
+                activation.slope(xp, z[:, 0], a[:, 0], d)
             if t == 2:
                 xp.multiply(d, z[:, 1], out=a[:, 1])
             s.named["activation", k] = (z, a)
 
-    def _pool(self, s: Any, k: int, a: Any, best: Any, t: int, slopes: bool) -> None:
+    def _pool(self, s: Any, k: int, a: Any, best: Any, t: int, slopes: bool, values: bool = True) -> None:
         """The windows' maxima of A into ``best``; with ``slopes`` the first-maximum masks too, and
-        for T = 2 R(A) gathered at them."""
+        for T = 2 R(A) gathered at them (from the kept masks, without ``values``)."""
         xp = self.xp
         parts = self._window_views(s, k, a)
+        if not values:
+            self._gather_r(s, k, parts, self._mask_list(s, k), best)
+            return
         if len(parts) == 1:
             best[:, 0] = parts[0][:, 0]
         else:
@@ -228,11 +244,16 @@ class ConvFront:
             return
         masks = self._masks(s, k, parts, best[:, 0])
         if t == 2:
-            r_best, term = best[:, 1], s.take(("masked", k), best[:, 1].shape, self.dtype)
-            xp.multiply(parts[0][:, 1], masks[0], out=r_best)
-            for part, mask in zip(parts[1:], masks[1:]):
-                xp.multiply(part[:, 1], mask, out=term)
-                xp.add(r_best, term, out=r_best)
+            self._gather_r(s, k, parts, masks, best)
+
+    def _gather_r(self, s: Any, k: int, parts: list[Any], masks: list[Any], best: Any) -> None:
+        """R(X_{k+1}) = Σ_j M_j ⊙ R(A)[j] into ``best[:, 1]``."""
+        xp = self.xp
+        r_best, term = best[:, 1], s.take(("masked", k), best[:, 1].shape, self.dtype)
+        xp.multiply(parts[0][:, 1], masks[0], out=r_best)
+        for part, mask in zip(parts[1:], masks[1:]):
+            xp.multiply(part[:, 1], mask, out=term)
+            xp.add(r_best, term, out=r_best)
 
     def _masks(self, s: Any, k: int, parts: list[Any], best: Any) -> list[Any]:
         """M_j as 0 and 1: 1 where offset j holds the window's first maximum; the last mask is every
@@ -252,13 +273,13 @@ class ConvFront:
         xp.subtract(1, taken, out=masks[-1])
         return masks
 
-    def _flatten(self, s: Any, x: Any, t: int) -> Any:
+    def _flatten(self, s: Any, x: Any, t: int, kept: int = 0) -> Any:
         """The last output (C, T, H, W, N) as the dense chain's input (T·N, C·H·W), in PyTorch's
-        flattening order (c, h, w)."""
+        flattening order (c, h, w); the first ``kept`` of the T blocks are left as they are."""
         xp = self.xp
         c, _, h, w, n = x.shape
         flat = s.take(("flat", t), (t * n, c * h * w), self.dtype)
-        xp.reshape(flat, (t, n, c, h, w))[...] = xp.permute_dims(x, (1, 4, 0, 2, 3))
+        xp.reshape(flat, (t, n, c, h, w))[kept:] = xp.permute_dims(x[:, kept:], (1, 4, 0, 2, 3))
         return flat
 
     # -- reverse -------------------------------------------------------------------------------

@@ -197,39 +197,55 @@ class DenseChain:
         self._loss.hessian_product(self.xp, outputs, targets, self._r_outputs(s), scale, s, r_slope)
         self._reverse_r(s, a0, directions, out)
 
-    def gauss_newton_product(self, inputs: Any, targets: Any, scale: float, v: Any, out: Any) -> None:
-        """scale·Jᵀ H_L J v written into ``out``: the reverse pass seeded with H_L J v."""
-        s, a0, _ = self._start(inputs, v, slopes=True)
+    def gauss_newton_product(
+        self, inputs: Any, targets: Any, scale: float, v: Any, out: Any, values: bool = True
+    ) -> None:
+        """scale·Jᵀ H_L J v written into ``out``: the reverse pass seeded with H_L J v. With
+        ``values=False`` the caller vouches that this thread's last evaluation of the chain was a
+        Gauss-Newton product on the same inputs and parameters: its values (Z, A, D, the pooling
+        masks, the column matrices, the loss's p) are still in the buffers, and only the R-derivatives
+        are computed (CG makes many products at one point)."""
+        s, a0, _ = self._start(inputs, v, slopes=True, values=values)
         outputs = self._outputs(s)
-        self._loss.value(self.xp, outputs, targets, scale, s, None)
+        if values:
+            self._loss.value(self.xp, outputs, targets, scale, s, None)
         self._loss.hessian_product(self.xp, outputs, targets, self._r_outputs(s), scale, s, self._slope(s))
         self._reverse(s, a0, out, pairs=2)
 
-    def _start(self, inputs: Any, v: Any, slopes: bool) -> tuple[_Scratch, Any, list[Any] | None]:
-        """The forward pass (with R-derivatives in the direction ``v`` unless None): this thread's
-        buffers for the batch, A_0 and the direction's per-parameter views."""
+    def _start(
+        self, inputs: Any, v: Any, slopes: bool, values: bool = True
+    ) -> tuple[_Scratch, Any, list[Any] | None]:
+        """The forward pass (with R-derivatives in the direction ``v`` unless None; the values too
+        unless ``values`` is False): this thread's buffers for the batch, A_0 and the direction's
+        per-parameter views."""
         s = self._scratch(inputs)
         directions = None if v is None else self._views(v)
-        a0 = self._inputs(s, inputs, directions, slopes)
-        self._forward(s, a0, directions, slopes)
+        a0 = self._inputs(s, inputs, directions, slopes, values)
+        self._forward(s, a0, directions, slopes, values)
         return s, a0, directions
 
     # -- passes ----------------------------------------------------------------------------------
     # Buffers of stage i (``_allocate``), two of them with rows [0, n) over rows [n, 2n), so that a
-    # pair of products is one product over 2n rows:
+    # pair of products can be one product over 2n rows (the reverse pass of a Hessian product):
     #   Z  Z_i over R(Z_i)      A  A_i over R(A_i) (Z itself where σ_i is the identity)
     #   G  R(g_i) over g_i, each turned into R(dZ_i) over dZ_i by the reverse pass
     #   D  D_i = σ_i'(Z_i)      S, AV, GV  products summed into the others
     # The inputs A_0 have n rows, or 2n (A_0 over R(A_0)) from a convolutional front with directions.
-    def _inputs(self, s: _Scratch, inputs: Any, directions: list[Any] | None, slopes: bool) -> Any:
+    def _inputs(
+        self, s: _Scratch, inputs: Any, directions: list[Any] | None, slopes: bool, values: bool = True
+    ) -> Any:
         """A_0: the inputs as (N, features), or the front's output."""
         if self.front is None:
             return inputs.reshape(s.n, -1)
-        return self.front.forward(s, inputs, directions, slopes)
+        return self.front.forward(s, inputs, directions, slopes, values)
 
-    def _forward(self, s: _Scratch, a0: Any, directions: list[Any] | None, slopes: bool) -> None:
-        """Z_i, A_i (and D_i with ``slopes``) for every stage; with ``directions``, R(Z_i) and R(A_i)
-        too, A_{i-1} W_iᵀ over R(A_{i-1}) W_iᵀ as one product."""
+    def _forward(
+        self, s: _Scratch, a0: Any, directions: list[Any] | None, slopes: bool, values: bool = True
+    ) -> None:
+        """Z_i, A_i (and D_i with ``slopes``) for every stage, unless ``values`` is False (they are
+        kept from the last pass); with ``directions``, R(Z_i) and R(A_i) too. A_{i-1} W_iᵀ and
+        R(A_{i-1}) W_iᵀ are two products, so that R(Z_i) is the same to the bit with or without
+        ``values``."""
         xp, n = self.xp, s.n
         zs, activations = s.stage("Z"), s.stage("A")
         slopes_out = s.stage("D") if slopes else None
@@ -237,18 +253,22 @@ class DenseChain:
         for i, stage in enumerate(self.stages):
             weight, bias, z = stage.dense.weight.data, stage.dense.bias, zs[i]
             rows = n if directions is None else previous.shape[0]
-            xp.matmul(previous[:rows], weight.T, out=z[:rows])
-            if bias is not None:
-                xp.add(z[:n], bias.data, out=z[:n])
+            if values:
+                xp.matmul(previous[:n], weight.T, out=z[:n])
+                if bias is not None:
+                    xp.add(z[:n], bias.data, out=z[:n])
+            if rows > n:
+                xp.matmul(previous[n:rows], weight.T, out=z[n:rows])
             if directions is not None:
                 self._forward_direction(s, i, previous[:n], z, directions, rows > n)
             a = activations[i]
             if stage.activation is not None:
-                stage.activation.apply(xp, z[:n], a[:n])
-                if slopes_out is not None:
-                    stage.activation.slope(xp, z[:n], a[:n], slopes_out[i])
-                    if directions is not None:
-                        xp.multiply(slopes_out[i], z[n:], out=a[n:])
+                if values:
+                    stage.activation.apply(xp, z[:n], a[:n])
+                    if slopes_out is not None:
+                        stage.activation.slope(xp, z[:n], a[:n], slopes_out[i])
+                if slopes_out is not None and directions is not None:
+                    xp.multiply(slopes_out[i], z[n:], out=a[n:])
             previous = a
 
     def _forward_direction(

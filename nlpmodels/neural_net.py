@@ -48,6 +48,15 @@ or not, with the loss "softmax_cross_entropy" or "mse" is evaluated through clos
 the graph to rounding) unless ``fused=False``; ``fused`` tells which. Any other network or loss goes
 through the graph.
 
+Gauss-Newton products at one point on the same samples (CG's, in a Hessian-free step) share the
+point's linearisation: through the graph, the outputs with their graph are kept; in closed form, the
+chain's values (activations, slopes, pooling masks, column matrices, the loss's probabilities) stay
+in its buffers, and the next product computes only the R-derivatives, the same to the bit. On
+LeNet-5 at batch 100 (interleaved runs), an objective and six products on 50 samples at one point
+took 46-49 ms instead of 58-64, and a hessian_free step 67 ms instead of 83. Any other evaluation,
+another x, batch or samples compute them again, and so does a closed-form product whose batch is
+split into parts.
+
 f, its gradient and its Hessian-vector products are evaluated with the network's workspace
 current, so after the first call for a batch size their large temporaries come from reused
 buffers. With ``threads=n``, those calls and ``evaluate`` run with the BLAS and OpenMP libraries
@@ -76,6 +85,7 @@ import dataclasses
 import functools
 import math
 import numbers
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -216,6 +226,7 @@ class NeuralNetModel(NLPModel):
         self._batch: tuple[int, float, Tensor, Any] | None = None
         self._part: tuple[tuple[int, int, int], float, Tensor, Any] | None = None
         self._kept_linearisation: tuple[tuple[Any, ...], Any, tuple[Tensor, ...]] | None = None
+        self._chain_linearisation: tuple[tuple[Any, ...], Any] | None = None
         self._random_batch: tuple[Any, Any] | None = None
         self.comm = comm
         self._ranks: distributed.Ranks | None = None
@@ -583,12 +594,18 @@ class NeuralNetModel(NLPModel):
         return self._part_threads.run(calls)
 
     @in_evaluation_settings
-    def _chain_sum(self, kind: str, part: tuple[int, int] | None, v: Any = None) -> tuple[Any, Any]:
+    def _chain_sum(
+        self, kind: str, part: tuple[int, int] | None, v: Any = None, values: bool = True
+    ) -> tuple[Any, Any]:
         """The chunks' shares through the dense chain, ``kind`` one of its evaluations: (loss or None,
         flat vector or None), as ``_summed`` takes them. A chunk's parts (the batch split of a chain
-        with a convolutional front) run at once, each into a vector of its own, summed in order."""
+        with a convolutional front) run at once, each into a vector of its own, summed in order.
+        ``values=False``: a Gauss-Newton product that reuses the values of the previous one."""
         self._kept_linearisation = None
+        self._chain_linearisation = None
         evaluate, total, vector = getattr(self._chain, kind), None, None
+        if not values:
+            evaluate = functools.partial(evaluate, values=False)
         split_kind = {"value": "value", "value_and_gradient": "gradient"}.get(kind, "hessian")
         for weight, inputs, targets in self._chunks(part):
             pieces = self._parts_of(weight, inputs, targets, split_kind)
@@ -618,12 +635,36 @@ class NeuralNetModel(NLPModel):
         return spares[:count]
 
     def _chain_product(self, kind: str, x: Any, v: Any, part: tuple[int, int] | None) -> Any:
-        """(∇²f or Jᵀ H_L J + l2 I) v through the dense chain."""
-        product = self._summed(None, self._chain_sum(kind, part, v)[1])[1]
+        """(∇²f or Jᵀ H_L J + l2 I) v through the dense chain; a Gauss-Newton product at the point and
+        on the samples of the one before it computes only the R-derivatives (``_chain_linearised``)."""
+        gauss_newton = kind == "gauss_newton_product"
+        kept = self._chain_linearised(x, part) if gauss_newton else None
+        product = self._summed(None, self._chain_sum(kind, part, v, values=kept is None)[1])[1]
+        if gauss_newton and self._in_one_piece(part):
+            point = self.meta.backend.xp.asarray(x, copy=True) if kept is None else kept
+            self._chain_linearisation = (self._linearisation_key(part), point)
         if product is None:
             product = self.meta.backend.xp.zeros_like(v)
         self._add_l2(product, v)
         return product
+
+    def _chain_linearised(self, x: Any, part: tuple[int, int] | None) -> Any:
+        """The copy of x kept by the last chain evaluation when it was a Gauss-Newton product at x on
+        the samples ``part`` names, in one piece on this thread: its values (activations, slopes,
+        pooling masks, the loss's probabilities) are then still in the thread's buffers. None
+        otherwise; any other chain evaluation drops it (``_chain_sum``)."""
+        be, kept = self.meta.backend, self._chain_linearisation
+        if kept is None or kept[0] != self._linearisation_key(part):
+            return None
+        return kept[1] if be.to_float(be.xp.all(kept[1] == x)) != 0.0 else None
+
+    def _linearisation_key(self, part: tuple[int, int] | None) -> tuple[Any, ...]:
+        """What a kept linearisation must match besides x: the batch, the part of it, the thread."""
+        return (self._version, part, threading.get_ident())
+
+    def _in_one_piece(self, part: tuple[int, int] | None) -> bool:
+        """True when a Gauss-Newton product on ``part`` is one chunk evaluated in one part."""
+        return self._in_one_chunk(part) and self._parts(self._samples_here(part), "hessian") == 1
 
     def _add_l2(self, out: Any, vector: Any) -> None:
         """out += l2·vector, in place, through a spare vector the model keeps (no allocation per call)."""

@@ -10,11 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from minidnn.datasets import from_arrays
 from minidnn.nlpmodels import NeuralNetModel
-from probes import steady_state_growth
+from probes import fresh_product_check, steady_state_growth
 from test_dense_chain import ACTIVATIONS, LOSSES, assert_same_evaluations, classification, twins
 
 import minidnn as md
-from minidnn import layers, models
+from minidnn import dense_chain, layers, models
 from minidnn.dense_chain import DenseChain
 
 
@@ -229,3 +229,65 @@ def test_a_split_batch_gives_the_unsplit_values_and_the_same_bits_every_call():
         first = evaluate(split)
         np.testing.assert_allclose(first, evaluate(whole), rtol=1e-12, atol=1e-14)
         np.testing.assert_array_equal(evaluate(split), first)
+
+
+def value_passes(monkeypatch) -> list[int]:
+    """A list that grows by one each time the chain computes the loss's values (a pass with values)."""
+    calls: list[int] = []
+    rules = dense_chain.LOSS_RULES["softmax_cross_entropy"]
+    value = type(rules).value
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return value(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(rules), "value", counted)
+    return calls
+
+
+@pytest.mark.parametrize("front", [True, False])
+def test_products_at_one_point_reuse_the_chains_values_and_any_change_renews_them(monkeypatch, front):
+    """CG's products at one point compute only the R-derivatives after the first, bit for bit the
+    products of a model that computes everything each time (float32: no rounding hides a change)."""
+    data = classification(n=24, shape=(1, 6, 6), classes=3)
+    body = (layers.Conv2d(1, 2, 3), layers.Tanh(), layers.MaxPool2d(2)) if front else ()
+
+    def build() -> NeuralNetModel:
+        net = md.Network(
+            *body,
+            layers.Flatten(),
+            layers.Dense(8 if front else 36, 5),
+            layers.ReLU(),
+            layers.Dense(5, 3),
+            seed=1,
+        )
+        nlp = NeuralNetModel(net, data, batch_size=8, shuffle=False, threads=1)
+        assert nlp.fused and (nlp._chain.front is not None) == front
+        return nlp
+
+    nlp, twin = build(), build()
+    x = nlp.meta.x0 + np.float32(0.1) * np.cos(np.arange(nlp.meta.nvar, dtype=np.float32))
+    v = np.sin(np.arange(nlp.meta.nvar, dtype=np.float32))
+    calls = value_passes(monkeypatch)
+    same_as_fresh = fresh_product_check(nlp, twin, x, calls)
+
+    same_as_fresh(v)
+    assert len(calls) == 1
+    same_as_fresh(2 * v + 1)
+    assert len(calls) == 0  # same point, same samples: the R pass only
+    same_as_fresh(v - 3)
+    assert len(calls) == 0
+    x[0] += 0.5  # the caller changes x in place
+    same_as_fresh(v)
+    assert len(calls) == 1
+    same_as_fresh(v, fraction=0.5)  # other samples
+    assert len(calls) == 1
+    same_as_fresh(v, fraction=0.5)
+    assert len(calls) == 0
+    nlp.next_minibatch()
+    twin.next_minibatch()
+    same_as_fresh(v, fraction=0.5)  # another batch
+    assert len(calls) == 1
+    nlp.hprod(x, v)  # any other evaluation drops it
+    same_as_fresh(v, fraction=0.5)
+    assert len(calls) == 1
