@@ -53,9 +53,9 @@ point's linearisation: through the graph, the outputs with their graph are kept;
 chain's values (activations, slopes, pooling masks, column matrices, the loss's probabilities) stay
 in its buffers, and the next product computes only the R-derivatives, the same to the bit. On
 LeNet-5 at batch 100 (interleaved runs), an objective and six products on 50 samples at one point
-took 46-49 ms instead of 58-64, and a hessian_free step 67 ms instead of 83. Any other evaluation,
-another x, batch or samples compute them again, and so does a closed-form product whose batch is
-split into parts.
+took 46-49 ms instead of 58-64, and a hessian_free step 66-67 ms instead of 73-83. Any other
+evaluation, another x, batch or samples compute them again, and so does a closed-form product whose
+batch is split into parts.
 
 f, its gradient and its Hessian-vector products are evaluated with the network's workspace
 current, so after the first call for a batch size their large temporaries come from reused
@@ -226,7 +226,6 @@ class NeuralNetModel(NLPModel):
         self._batch: tuple[int, float, Tensor, Any] | None = None
         self._part: tuple[tuple[int, int, int], float, Tensor, Any] | None = None
         self._kept_linearisation: tuple[tuple[Any, ...], Any, tuple[Tensor, ...]] | None = None
-        self._chain_linearisation: tuple[tuple[Any, ...], Any] | None = None
         self._random_batch: tuple[Any, Any] | None = None
         self.comm = comm
         self._ranks: distributed.Ranks | None = None
@@ -500,7 +499,8 @@ class NeuralNetModel(NLPModel):
 
     def _kept_outputs(self, x: Any, key: tuple[Any, ...]) -> tuple[Tensor, ...] | None:
         """The outputs kept, one per part, when they were computed at x on the samples ``key`` names
-        (batch version, part of the batch, number of parts), else None (a stale one is dropped)."""
+        (batch version, part of the batch, number of parts; in closed form, the thread whose buffers
+        hold the values, and no outputs), else None (a stale one is dropped)."""
         be, kept = self.meta.backend, self._kept_linearisation
         if kept is not None and kept[0] == key and be.to_float(be.xp.all(kept[1] == x)) != 0.0:
             return kept[2]
@@ -511,7 +511,8 @@ class NeuralNetModel(NLPModel):
         """Keeps the network's outputs at x on a one-chunk batch, with their graph, for the next
         products at the same x and samples: CG on the Gauss-Newton matrix makes many products at one
         point, and each then needs only the forward-mode pass and the reverse pass through this graph.
-        Any other evaluation drops it (``_loss_sum``), so it holds memory only during such a run."""
+        In closed form ``outputs`` is empty: the values stay in the chain's buffers. Any other
+        evaluation drops it (``_loss_sum``, ``_chain_sum``), so it holds memory only during such a run."""
         self._kept_linearisation = (key, self.meta.backend.xp.asarray(x, copy=True), tuple(outputs))
 
     def _loss_hessian_product(self, z: Any, targets: Any, w: Any) -> Any:
@@ -602,7 +603,6 @@ class NeuralNetModel(NLPModel):
         with a convolutional front) run at once, each into a vector of its own, summed in order.
         ``values=False``: a Gauss-Newton product that reuses the values of the previous one."""
         self._kept_linearisation = None
-        self._chain_linearisation = None
         evaluate, total, vector = getattr(self._chain, kind), None, None
         if not values:
             evaluate = functools.partial(evaluate, values=False)
@@ -636,31 +636,18 @@ class NeuralNetModel(NLPModel):
 
     def _chain_product(self, kind: str, x: Any, v: Any, part: tuple[int, int] | None) -> Any:
         """(∇²f or Jᵀ H_L J + l2 I) v through the dense chain; a Gauss-Newton product at the point and
-        on the samples of the one before it computes only the R-derivatives (``_chain_linearised``)."""
+        on the samples of the one before it, in one piece on the same thread, finds the values in the
+        thread's buffers and computes only the R-derivatives (``_kept_outputs``)."""
         gauss_newton = kind == "gauss_newton_product"
-        kept = self._chain_linearised(x, part) if gauss_newton else None
-        product = self._summed(None, self._chain_sum(kind, part, v, values=kept is None)[1])[1]
+        key = ("closed form", self._version, part, threading.get_ident())
+        reused = gauss_newton and self._kept_outputs(x, key) is not None
+        product = self._summed(None, self._chain_sum(kind, part, v, values=not reused)[1])[1]
         if gauss_newton and self._in_one_piece(part):
-            point = self.meta.backend.xp.asarray(x, copy=True) if kept is None else kept
-            self._chain_linearisation = (self._linearisation_key(part), point)
+            self._keep_outputs(x, key, [])
         if product is None:
             product = self.meta.backend.xp.zeros_like(v)
         self._add_l2(product, v)
         return product
-
-    def _chain_linearised(self, x: Any, part: tuple[int, int] | None) -> Any:
-        """The copy of x kept by the last chain evaluation when it was a Gauss-Newton product at x on
-        the samples ``part`` names, in one piece on this thread: its values (activations, slopes,
-        pooling masks, the loss's probabilities) are then still in the thread's buffers. None
-        otherwise; any other chain evaluation drops it (``_chain_sum``)."""
-        be, kept = self.meta.backend, self._chain_linearisation
-        if kept is None or kept[0] != self._linearisation_key(part):
-            return None
-        return kept[1] if be.to_float(be.xp.all(kept[1] == x)) != 0.0 else None
-
-    def _linearisation_key(self, part: tuple[int, int] | None) -> tuple[Any, ...]:
-        """What a kept linearisation must match besides x: the batch, the part of it, the thread."""
-        return (self._version, part, threading.get_ident())
 
     def _in_one_piece(self, part: tuple[int, int] | None) -> bool:
         """True when a Gauss-Newton product on ``part`` is one chunk evaluated in one part."""

@@ -222,7 +222,6 @@ class _Run:
         self.agree: Callable[[bool], bool] = getattr(self.nlp, "agree_to_stop", bool)
         decay = setup.budget.average
         self.average = None if decay is None else IterateAverage(decay, solver.x, solver.backend)
-        self.averaged = False  # whether the average holds the current iterate already
 
     # -- the loop -------------------------------------------------------------------------------
     def execute(self) -> ExecutionStats:
@@ -244,6 +243,7 @@ class _Run:
                     self.batches.advance()
                     if solver.batch_version is None:  # f, ∇f at the new iterate left to the new batch
                         solver.refresh()
+                self.average_iterate()
                 self.after_iteration(status)
         except NonFinite as err:
             self.finish(err.status, str(err))
@@ -260,6 +260,7 @@ class _Run:
         solver.start()
         if continued.method is None:
             self.tol = self.budget.tolerance(solver.grad_norm) if self.gradient_test else None
+            self.average_iterate()
             return
         try:
             average = self.restored_average(continued.average)
@@ -268,10 +269,14 @@ class _Run:
             self.batches.policy.put_back()
             self.batches.restore(self.position)
             raise
-        if average is not None:
+        if average is not None:  # x0 is the iterate the earlier run ended on, in its average already
             self.average = average
-            self.averaged = True  # x0 is the iterate the earlier run ended on, in its average
         self.tol = continued.tolerance
+
+    def average_iterate(self) -> None:
+        """Adds the current iterate to the average (with ``average``)."""
+        if self.average is not None:
+            self.average.update(self.solver.x)
 
     def restored_average(self, state: Mapping[str, Any] | None) -> IterateAverage | None:
         """A new average holding the state's, with this run's decay (None without ``average``)."""
@@ -299,9 +304,6 @@ class _Run:
     def after_iteration(self, status: str | None) -> None:
         """Updates stats and history, applies the stopping rules, then calls the callback."""
         stats, solver = self.stats, self.solver
-        if self.average is not None and not self.averaged:
-            self.average.update(solver.x)
-        self.averaged = False
         self.update_stats()
         self.record()
         self.between_iterations = True  # the iteration and its row are complete: a state exists

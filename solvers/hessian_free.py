@@ -38,8 +38,8 @@ seed; the final test accuracy of single runs moves by up to 0.05 between neighbo
 ``curvature_fraction=0.5, cg_max_iter=5, min_damping=1`` reached 0.9747, 0.9663 and 0.9579 on seeds
 0, 1, 2, where the earlier ``curvature_fraction=0.1, cg_max_iter=10`` with no floor reached 0.9541,
 0.9490 and 0.9601. Other settings on seed 0: 0.9690 with ``curvature_fraction=1, cg_max_iter=3``;
-0.9558 with 0.3 and 5 (no floor). Once the products at one point shared its values (a step from 83
-to 67 ms), reported at the average of the iterates (``average=0.98``) on seeds 0, 1, 2: 0.9820,
+0.9558 with 0.3 and 5 (no floor). Once the products at one point shared its values (a step from 73-83
+to 66-67 ms), reported at the average of the iterates (``average=0.98``) on seeds 0, 1, 2: 0.9820,
 0.9830, 0.9844 with the defaults; 0.9802, 0.9823, 0.9805 with ``cg_max_iter=8``; 0.9794, 0.9845,
 0.9830 with ``curvature_fraction=0.25``; 0.9824, 0.9818, 0.9841 with ``average=0.99``.
 """
