@@ -184,6 +184,26 @@ def test_on_one_batch_the_gradient_at_each_new_point_comes_with_the_step(digits)
     assert stats.objective == f and numpy.array_equal(stats.gradient, g)
 
 
+def test_the_step_is_cgs_last_iterate_unless_cg_backtracking_evaluates_the_earlier_ones(digits):
+    def run(**options):
+        nlp = NeuralNetModel(models.mlp([64, 16, 10], seed=2), *digits, batch_size=100)
+        options = {"cg_max_iter": 3, "max_iter": 12, "resample": "iteration", **options}
+        stats = solvers.hessian_free(nlp, atol=0, rtol=0, eval_every=None, **options)
+        history = {name: stats.history[name][1:] for name in ("cg", "kept", "bk")}
+        return stats, history
+
+    last, history = run()
+    assert HessianFreeParameters().cg_backtracking is False
+    assert history["kept"] == history["cg"] == [3] * last.iter  # CG runs to its cap (no early exit)
+    # one objective at each new batch with its gradient, one at x + d, one per Armijo backtrack
+    assert last.counters["neval_obj"] == last.counters["neval_grad"] + last.iter + sum(history["bk"])
+
+    back, history = run(cg_backtracking=True)
+    assert history["cg"] == [3] * back.iter and all(kept in (1, 2, 3) for kept in history["kept"])
+    # at least the last two kept iterates (at CG iterations 3 and 2) are evaluated each iteration
+    assert back.counters["neval_obj"] >= back.counters["neval_grad"] + 2 * back.iter + sum(history["bk"])
+
+
 def test_the_damping_stays_above_its_floor_on_a_model_with_samples_and_not_on_a_fixed_problem(digits):
     def run(**options):
         nlp = NeuralNetModel(models.mlp([64, 16, 10], seed=2), *digits, batch_size=100)
