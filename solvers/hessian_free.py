@@ -26,7 +26,8 @@ change) and its sub-sample S, the first ⌈``curvature_fraction`` |X|⌉ samples
 5. Armijo backtracking along d (Martens and Sutskever, "Training deep and recurrent networks with
    Hessian-free optimization", 2012, §8.8): the largest α = 0.8^j, j ≤ ``bk_max``, with
    f(x + αd) ≤ f(x) + 10⁻² α gᵀd; no step when none is found (λ has grown in step 4, and the next
-   CG starts from 0).
+   CG starts from 0). Once λ has grown until x + d rounds to x, the run stops: ``small_step``, or an
+   exception when f is not finite there (the objective has turned NaN where it was finite).
 
 Batches: when the batch moves after the iteration (``resample``), f and ∇f at x + αd are evaluated
 on the next batch only (the driver's refresh): one gradient per iteration. With ``resample`` the
@@ -340,6 +341,10 @@ class HessianFree(Solver):
         alpha, backtracks = self.armijo(d, slope, f_trial)
         self.extra = {"cg": cg.iterations, "kept": iteration, "bk": backtracks, "cg_exit": cg.exit}
         if alpha == 0.0:
+            if self.rounds_to_same(x, x + d):  # λ has grown until the step is lost to rounding
+                if f_trial == math.inf:
+                    raise NonFinite("the objective is not finite at x + d, a step that rounds to x")
+                return "small_step"
             self.previous = None
             return None
         point = x + alpha * d

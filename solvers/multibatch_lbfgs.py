@@ -88,7 +88,8 @@ class MultiBatchLBFGSParameters:
         Integer(1),
         source="measured, LeNet-5 on MNIST, batch 100, overlap 1, Armijo: test accuracy 0.975 with 50 "
         "pairs and 0.964 with 20 after 800 steps; with constant steps 0.944 (50), 0.936 (100), 0.929 (20) "
-        "and 0.873 (5) after 300",
+        "and 0.873 (5) after 300; at equal time (30 s, seed 0, at the average of the iterates, average=0.98) "
+        "0.9821 with 50, 0.9810 with 100, 0.9785 with 20, 0.9677 with 10",
     )
     overlap: float = parameter(
         1.0,
@@ -124,7 +125,8 @@ class MultiBatchLBFGSParameters:
         1.0,
         "step length: the first Armijo trial, or the constant step (line_search='fixed')",
         POSITIVE,
-        source="the unit quasi-Newton step, Nocedal and Wright §7.2",
+        source="the unit quasi-Newton step, Nocedal and Wright §7.2; measured (LeNet-5 on MNIST, batch 100, "
+        "30 s, seed 0, average=0.98): 0.9630 test accuracy from 0.5, and 2 diverged",
     )
     bk_max: int = parameter(
         10, "Armijo backtracks (halvings) before the step is abandoned", Integer(0), source="halving"
@@ -136,7 +138,8 @@ class MultiBatchLBFGSParameters:
         source="fixed: the constant steplength of Berahas, Nocedal and Takáč 2016, Algorithm 1; armijo "
         "by default, measured (LeNet-5 on MNIST, batch 100): it takes α = lr in 94% of the steps for one "
         "objective evaluation each, trains as well at equal time (0.975 against 0.968 test accuracy), "
-        "and constant steps diverged twice (overlap 1/4 and 1/2)",
+        "and constant steps diverged twice (overlap 1/4 and 1/2); at 30 s, seed 0, average=0.98, constant "
+        "steps of 0.5 reached 0.9651 (overlap 1/2) and 0.9589 (1/4), against 0.9821 by default",
     )
 
 

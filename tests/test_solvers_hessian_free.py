@@ -8,6 +8,7 @@ import math
 
 import numpy
 import pytest
+from doubles import Poisoned
 from minidnn.nlpmodels import NeuralNetModel
 from minidnn.nlpmodels.problems import CLASSIC, rosenbrock
 from minidnn.solvers.hessian_free import HessianFreeParameters, martens_cg
@@ -202,6 +203,17 @@ def test_the_step_is_cgs_last_iterate_unless_cg_backtracking_evaluates_the_earli
     assert history["cg"] == [3] * back.iter and all(kept in (1, 2, 3) for kept in history["kept"])
     # at least the last two kept iterates (at CG iterations 3 and 2) are evaluated each iteration
     assert back.counters["neval_obj"] >= back.counters["neval_grad"] + 2 * back.iter + sum(history["bk"])
+
+
+def test_a_run_whose_steps_all_fail_stops_once_the_damped_step_rounds_to_nothing():
+    # from the 4th evaluation on, f is 5 wherever it is asked: no Armijo step can succeed, λ grows by
+    # 3/2 at each iteration, and the step d ~ g/λ ends lost to rounding (x + d = x) long before λ
+    # overflows
+    stalled = solvers.hessian_free(Poisoned(after=3, value=5.0), curvature="hessian", atol=0, rtol=0)
+    assert stalled.status == "small_step" and stalled.iter < 200
+    poisoned = solvers.hessian_free(Poisoned(after=3), curvature="hessian", atol=0, rtol=0)
+    assert poisoned.status == "exception" and poisoned.iter < 200
+    assert "objective is not finite at x + d, a step that rounds to x" in poisoned.message
 
 
 def test_the_damping_stays_above_its_floor_on_a_model_with_samples_and_not_on_a_fixed_problem(digits):
