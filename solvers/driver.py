@@ -263,28 +263,19 @@ class _Run:
             self.average_iterate()
             return
         try:
-            average = self.restored_average(continued.average)
+            if self.average is not None:  # x0, the iterate the earlier run ended on, is in it already
+                self.average.restore(continued.average)
             solver.restore(continued.method)
         except ValueError:
             self.batches.policy.put_back()
             self.batches.restore(self.position)
             raise
-        if average is not None:  # x0 is the iterate the earlier run ended on, in its average already
-            self.average = average
         self.tol = continued.tolerance
 
     def average_iterate(self) -> None:
         """Adds the current iterate to the average (with ``average``)."""
         if self.average is not None:
             self.average.update(self.solver.x)
-
-    def restored_average(self, state: Mapping[str, Any] | None) -> IterateAverage | None:
-        """A new average holding the state's, with this run's decay (None without ``average``)."""
-        if self.average is None:
-            return None
-        average = IterateAverage(self.average.decay, self.solver.x, self.solver.backend)
-        average.restore(state)
-        return average
 
     def state(self) -> dict[str, Any] | None:
         """The run's state (see the module docstring), ``None`` before the start is complete or
